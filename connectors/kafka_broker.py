@@ -1,0 +1,262 @@
+"""The local Apache Kafka broker (KRaft, one node, loopback): install from Maven Central, start, stop, status.
+
+Jars are resolved once by Maven into a cache outside the clone (``~/.cache/nkru/kafka-<version>``);
+each data directory holds its own ``server.properties``, logs, pid file and cluster id.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from nkru.paths import cache_dir
+
+KAFKA_VERSION = "4.1.1"
+POM = Path(__file__).parent / "maven" / "kafka" / "pom.xml"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be installed, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    host: str = "127.0.0.1"
+    heap: str = "512m"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "broker.log"
+
+
+def libs_dir() -> Path:
+    return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def install(quiet: bool = True) -> Path:
+    """Resolve the broker's class path with Maven (once); return the directory of jars."""
+    target = libs_dir()
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerError("Maven (mvn) is needed once to fetch the Kafka jars from Maven Central; install it")
+    tmp = target.with_name("libs.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [mvn, "-B", "-f", str(POM), "dependency:copy-dependencies",
+           f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    if quiet:
+        cmd.insert(1, "-q")
+    done = subprocess.run(cmd, capture_output=quiet, text=True)
+    if done.returncode != 0:
+        detail = (done.stdout or "")[-2000:] if quiet else ""
+        raise BrokerError(f"fetching Kafka {KAFKA_VERSION} jars with Maven failed:\n{detail}")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    marker.touch()
+    return target
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise BrokerError("Java 17 or newer is needed to run the Kafka broker; none found on PATH or JAVA_HOME")
+    return java
+
+
+def _cluster_id(data_dir: Path) -> str:
+    path = data_dir / "cluster.id"
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return path.read_text().strip()
+
+
+def _write_config(cfg: BrokerConfig) -> Path:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{cfg.host}:{cfg.controller_port}",
+        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(cfg.data_dir / "logs"),
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "min.insync.replicas": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    path = cfg.data_dir / "server.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    log4j = cfg.data_dir / "log4j2.properties"
+    log4j.write_text(
+        "rootLogger.level = WARN\n"
+        "rootLogger.appenderRef.stdout.ref = STDOUT\n"
+        "appender.stdout.type = Console\n"
+        "appender.stdout.name = STDOUT\n"
+        "appender.stdout.layout.type = PatternLayout\n"
+        "appender.stdout.layout.pattern = [%d] %p %m (%c)%n\n"
+        "logger.kafka.name = kafka\nlogger.kafka.level = INFO\n"
+        "logger.server.name = org.apache.kafka.server\nlogger.server.level = INFO\n"
+    )
+    return path
+
+
+def _classpath() -> str:
+    return str(libs_dir() / "*")
+
+
+def read_pid(cfg: BrokerConfig) -> int | None:
+    try:
+        pid = int(cfg.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child counts as gone
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def answers(cfg: BrokerConfig, timeout: float = 2.0) -> bool:
+    """True when the broker accepts a connection and returns cluster metadata."""
+    try:
+        with socket.create_connection((cfg.host, cfg.port), timeout=timeout):
+            pass
+    except OSError:
+        return False
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=cfg.bootstrap, request_timeout_ms=int(timeout * 1000) + 1000,
+                                 client_id="nkru-status")
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.describe_cluster()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def start(cfg: BrokerConfig, timeout: float = 90.0) -> int:
+    """Start the broker in the background and return its pid once it answers; idempotent."""
+    pid = read_pid(cfg)
+    if pid is not None:
+        if answers(cfg):
+            return pid
+        raise BrokerError(f"a broker process ({pid}) for {cfg.data_dir} exists but does not answer on "
+                          f"{cfg.bootstrap}; see {cfg.log_file} or run `nkru kafka stop`")
+    if _port_taken(cfg.host, cfg.port):
+        raise BrokerError(f"port {cfg.port} on {cfg.host} is already in use by another program")
+    install()
+    props = _write_config(cfg)
+    java = _java()
+    log4j = f"-Dlog4j2.configurationFile={cfg.data_dir / 'log4j2.properties'}"
+    fmt = subprocess.run(
+        [java, log4j, "-cp", _classpath(), "kafka.tools.StorageTool", "format",
+         "-t", _cluster_id(cfg.data_dir), "-c", str(props), "--ignore-formatted"],
+        capture_output=True, text=True)
+    if fmt.returncode != 0:
+        raise BrokerError(f"formatting Kafka storage in {cfg.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")
+    with open(cfg.log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [java, f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC", log4j, "-cp", _classpath(),
+             "kafka.Kafka", str(props)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    cfg.pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BrokerError(f"the broker exited with code {proc.returncode} while starting:\n{_tail(cfg.log_file)}")
+        if answers(cfg):
+            return proc.pid
+        time.sleep(0.25)
+    proc.kill()
+    raise BrokerError(f"the broker did not answer on {cfg.bootstrap} within {timeout:.0f}s:\n{_tail(cfg.log_file)}")
+
+
+def stop(cfg: BrokerConfig, timeout: float = 30.0) -> bool:
+    """Stop the broker by its pid (SIGTERM, then SIGKILL after `timeout`); False when none was running."""
+    pid = read_pid(cfg)
+    if pid is None:
+        cfg.pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        _reap(pid)
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            _reap(pid)
+            time.sleep(0.05)
+    cfg.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"

@@ -1,0 +1,284 @@
+"""The `nkru` command line: one group, a subcommand per task; settings are built once here and passed down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from nkru.logs import setup_logging
+from nkru.settings import ConfigError, load_settings
+
+
+class NkruError(click.ClickException):
+    """An error the user can act on: printed as one line, exit code 1."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), envvar="NKRU_CONFIG",
+              help="Settings file (YAML). Environment variables NKRU_* override it; see docs/operations.md.")
+@click.option("--bootstrap", help="Kafka bootstrap servers (host:port), overriding the settings.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="nkru-monitor")
+@click.pass_context
+def main(ctx: click.Context, config_file: Path | None, bootstrap: str | None, log_level: str | None) -> None:
+    """nkru-monitor: news monitoring of the DPRK–Russia military partnership.
+
+    Feeds → Kafka → a Beam pipeline (relevance, event extraction, deduplication, merging) → alerts.
+
+    \b
+    Quick start (a local broker, the bundled sample, alerts printed as they arrive):
+      nkru run --sample
+    """
+    try:
+        ctx.obj = load_settings(config_file, kafka__bootstrap_servers=bootstrap,
+                                log_level=log_level.upper() if log_level else None)
+    except ConfigError as exc:
+        raise NkruError(str(exc)) from None
+    setup_logging(ctx.obj.log_level, ctx.obj.log_format)
+
+
+# ------------------------------------------------------------------ setup
+
+@main.command()
+def setup() -> None:
+    """Fetch the Kafka broker's jars (Maven Central) and build the Prism runner (Go module proxy), once.
+
+    Both are cached outside the clone ($NKRU_CACHE, default ~/.cache/nkru); a second run returns at once.
+    """
+    from connectors.kafka_broker import BrokerError, install
+    from pipeline.runners import RunnerError, build_prism
+
+    try:
+        click.echo(f"kafka jars:   {install()}")
+        click.echo(f"prism runner: {build_prism()}")
+    except (BrokerError, RunnerError) as exc:
+        raise NkruError(str(exc)) from None
+
+
+# ------------------------------------------------------------------ kafka
+
+@main.group()
+def kafka() -> None:
+    """Run the local Apache Kafka broker (KRaft, one node, 127.0.0.1)."""
+
+
+def _broker_options(f):
+    f = click.option("--port", type=int, default=9092, show_default=True, help="client port")(f)
+    f = click.option("--controller-port", type=int, default=9093, show_default=True, help="KRaft controller port")(f)
+    f = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="broker data directory [default: <state dir>/kafka]")(f)
+    return f
+
+
+def _broker_config(ctx_obj, data_dir, port, controller_port):
+    from connectors.kafka_broker import BrokerConfig
+
+    return BrokerConfig(data_dir=(data_dir or ctx_obj.state_dir / "kafka").resolve(), port=port,
+                        controller_port=controller_port)
+
+
+@kafka.command("start")
+@_broker_options
+@click.option("--timeout", type=float, default=90, show_default=True, help="seconds to wait for the broker")
+@click.option("--create-topics/--no-create-topics", default=True, show_default=True,
+              help="create nkru's topics once the broker answers")
+@click.pass_obj
+def kafka_start(settings, data_dir, port, controller_port, timeout, create_topics) -> None:
+    """Start the broker in the background; returns once it answers."""
+    from connectors.kafka_broker import BrokerError, start
+    from connectors.kafka_io import ensure_topics
+
+    cfg = _broker_config(settings, data_dir, port, controller_port)
+    try:
+        pid = start(cfg, timeout=timeout)
+    except BrokerError as exc:
+        raise NkruError(str(exc)) from None
+    if create_topics:
+        ensure_topics(settings.kafka.model_copy(update={"bootstrap_servers": cfg.bootstrap}))
+    click.echo(f"kafka running: pid {pid}, {cfg.bootstrap}, data {cfg.data_dir}")
+
+
+@kafka.command("stop")
+@_broker_options
+@click.pass_obj
+def kafka_stop(settings, data_dir, port, controller_port) -> None:
+    """Stop the broker started from this data directory (by its pid)."""
+    from connectors.kafka_broker import stop
+
+    cfg = _broker_config(settings, data_dir, port, controller_port)
+    click.echo("kafka stopped" if stop(cfg) else f"no broker running for {cfg.data_dir}")
+
+
+@kafka.command("status")
+@_broker_options
+@click.pass_obj
+def kafka_status(settings, data_dir, port, controller_port) -> None:
+    """Say whether the broker runs and answers; exit 1 when it does not."""
+    from connectors.kafka_broker import answers, read_pid
+
+    cfg = _broker_config(settings, data_dir, port, controller_port)
+    pid = read_pid(cfg)
+    ok = answers(cfg)
+    click.echo(f"pid: {pid or '-'}  answers on {cfg.bootstrap}: {'yes' if ok else 'no'}  data: {cfg.data_dir}")
+    sys.exit(0 if ok else 1)
+
+
+# ------------------------------------------------------------------ schemas
+
+@main.group()
+def schemas() -> None:
+    """The typed topics: their pydantic models as JSON Schema."""
+
+
+@schemas.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schemas_export(directory: Path) -> None:
+    """Write one JSON Schema per topic (and index.json) into DIRECTORY."""
+    from schemas.topics import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        click.echo(str(path))
+
+
+@schemas.command("list")
+def schemas_list() -> None:
+    """List the topics: name, key, model, retention."""
+    from schemas.topics import TOPICS
+
+    for t in TOPICS.values():
+        retention = "compacted" if t.compacted else f"{t.retention_ms // 86_400_000}d"
+        click.echo(f"{t.name:28} key={t.key:12} model={t.model.__name__:16} retention={retention}")
+
+
+# ------------------------------------------------------------------ offline work
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of articles: id, url, title, text, published, language, outlet (others ignored)")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSONL: one line per input line with id, relevant, relevance_score, events")
+@click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ontology YAML [default: the bundled one]")
+def extract(input_path: Path, output_path: Path, ontology: Path | None) -> None:
+    """Run the extractor over a JSONL file in a plain loop (no Beam, no Kafka)."""
+    from nkru.offline import extract_file
+
+    try:
+        done, bad = extract_file(input_path, output_path, ontology)
+    except ValueError as exc:
+        raise NkruError(str(exc)) from None
+    click.echo(f"{done} articles extracted to {output_path}" + (f"; {bad} lines unreadable (see above)" if bad else ""),
+               err=True)
+    if bad:
+        sys.exit(1)
+
+
+@main.command("eval")
+@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="labelled JSONL (fields as in shared/gold/README.md)")
+@click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def eval_cmd(gold: Path, ontology: Path | None, as_json: bool) -> None:
+    """Score the extractor against labelled articles: relevance, event types, per-event fields."""
+    from pipeline.extraction import load_ontology
+    from pipeline.extraction.evaluate import evaluate, format_report
+
+    rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = evaluate(rows, load_ontology(ontology))
+    click.echo(json.dumps(report, indent=2, sort_keys=True) if as_json else format_report(report))
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="output directory: articles, events, alerts, dead_letters (.jsonl) and summary.json")
+@click.option("--runner", default="prism", show_default=True, help="Beam runner (prism, FlinkRunner, …)")
+@click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="alert rules YAML")
+@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
+def replay(sources, out_dir, runner, ontology, rules, beam_args) -> None:
+    """Replay archived input through the same graph, bounded.
+
+    SOURCES are JSONL files of articles and/or files or directory trees of raw feed documents
+    (RSS/Atom/RDF; the fetch time comes from a YYYYMMDDTHHMMSSZ stamp in the file name, else its mtime).
+    Extra Beam options may follow `--`, e.g. `-- --flink_master=[local]`.
+    """
+    from pipeline.graph import GraphConfig
+    from pipeline.replay import ReplayError, run_replay
+
+    try:
+        summary = run_replay(list(sources), out_dir, GraphConfig(ontology, rules), runner, list(beam_args))
+    except ReplayError as exc:
+        raise NkruError(str(exc)) from None
+    click.echo(json.dumps(summary["outputs"] | {"documents": summary["documents"]}, sort_keys=True))
+
+
+# ------------------------------------------------------------------ long-running roles
+
+@main.command()
+@click.option("--runner", help="Beam runner [default: settings process.runner = prism]")
+@click.option("--from", "start_at", type=click.Choice(["committed", "earliest", "latest"]),
+              help="where the source starts when the group has no committed offset [default: committed]")
+@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def process(settings, runner, start_at, beam_args) -> None:
+    """Run the streaming job: raw-article topic → enriched, event and alert topics. Ctrl-C stops it."""
+    from nkru.jobs import run_process
+
+    if runner or start_at:
+        settings = settings.model_copy(update={"process": settings.process.model_copy(
+            update={k: v for k, v in {"runner": runner, "start_at": start_at}.items() if v})})
+    run_process(settings, list(beam_args))
+
+
+@main.command()
+@click.option("--sample/--no-sample", default=True, show_default=True,
+              help="serve and poll the bundled sample feeds (no network needed)")
+@click.option("--feeds", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="feed registry YAML to poll instead of the sample")
+@click.option("--local-kafka/--no-local-kafka", default=True, show_default=True,
+              help="start the local broker when nothing answers at the bootstrap servers")
+@click.option("--json", "as_json", is_flag=True, help="print alerts as JSON lines")
+@click.pass_obj
+def run(settings, sample, feeds, local_kafka, as_json) -> None:
+    """Run everything: local Kafka, feed connectors and the streaming job; alerts printed as they arrive."""
+    from nkru.jobs import run_all
+
+    run_all(settings, sample=sample and feeds is None, feeds=feeds, local_kafka=local_kafka, as_json=as_json)
+
+
+@main.command()
+@click.option("--from-beginning", is_flag=True, help="start at the oldest alert instead of now")
+@click.option("--group", help="consume as this consumer group (remembers where it stopped)")
+@click.option("--severity", type=click.Choice(["low", "medium", "high"]), help="minimum severity")
+@click.option("--type", "event_type", multiple=True, help="only these event types (repeatable)")
+@click.option("--actor", multiple=True, help="only alerts naming this actor code, e.g. PRK (repeatable)")
+@click.option("--since", help="only alerts whose event time is at or after this ISO date/time")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of readable lines")
+@click.option("--max", "max_alerts", type=int, help="exit after this many alerts")
+@click.option("--timeout", type=float, help="exit after this many seconds without a new alert")
+@click.pass_obj
+def alerts(settings, from_beginning, group, severity, event_type, actor, since, as_json, max_alerts, timeout) -> None:
+    """Follow the alert topic and print alerts as they arrive."""
+    from nkru.subscribe import AlertFilter, follow_alerts
+
+    filt = AlertFilter.build(severity=severity, types=event_type, actors=actor, since=since)
+    follow_alerts(settings, filt, from_beginning=from_beginning, group=group, as_json=as_json,
+                  max_alerts=max_alerts, idle_timeout=timeout)
+
+
+def _register_connector_commands() -> None:
+    try:
+        from connectors.feeds.cli import feeds, ingest
+    except ImportError:  # the connectors' CLI is optional while it is being built
+        logging.getLogger(__name__).debug("connector commands unavailable", exc_info=True)
+        return
+    main.add_command(feeds)
+    main.add_command(ingest)
+
+
+_register_connector_commands()

@@ -1,0 +1,122 @@
+"""One frozen settings object, read once by the CLI from a settings file and NKRU_* environment variables.
+
+Precedence: command-line flags > environment (``NKRU_KAFKA__BOOTSTRAP_SERVERS``…) > the settings file
+(``--config FILE`` or ``NKRU_CONFIG``; YAML) > defaults. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from nkru.paths import state_dir
+
+
+class ConfigError(ValueError):
+    """The settings file or environment is invalid; the message names the field."""
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    topic_prefix: str = Field("", description="prefix of every topic name, e.g. 'replay.' for a rehearsal")
+    create_topics: bool = Field(True, description="create missing topics (else only check they exist)")
+    partitions: int = Field(3, ge=1, description="partitions of topics nkru creates")
+    replication_factor: int = Field(1, ge=1)
+
+    def client_options(self) -> dict[str, Any]:
+        """kafka-python keyword arguments for security; shared by producers, consumers and admin clients."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value is not None:
+                opts[name] = str(value)
+        return opts
+
+
+class ProcessSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    runner: str = Field("prism", description="Beam runner: prism (local), FlinkRunner, DataflowRunner, …")
+    group_id: str = Field("nkru-process", description="consumer group of the streaming job's Kafka source")
+    start_at: Literal["committed", "earliest", "latest"] = "committed"
+    ontology: Path | None = Field(None, description="ontology YAML (default: the bundled one)")
+    alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
+
+
+class Settings(BaseSettings):
+    """Everything nkru can be configured with; `nkru config show` prints the effective values."""
+
+    model_config = SettingsConfigDict(env_prefix="NKRU_", env_nested_delimiter="__", frozen=True,
+                                      extra="forbid")
+
+    kafka: KafkaSettings = KafkaSettings()
+    process: ProcessSettings = ProcessSettings()
+    state_dir: Path = Field(default_factory=state_dir, description="local state: broker data, feed state")
+    feeds: Path | None = Field(None, description="feed registry YAML (default: the bundled registry)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field("text", description="structured JSON logs or readable text")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, file_secret_settings
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the file (if any), the environment and `overrides`; ConfigError if invalid."""
+    path = config_file or (Path(os.environ["NKRU_CONFIG"]) if os.environ.get("NKRU_CONFIG") else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"settings file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"settings file {path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"settings file {path} must hold a mapping at the top level")
+        data.update(loaded)
+    flags: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, field = key.partition("__")
+        if field:
+            flags.setdefault(section, {})[field] = value
+        else:
+            flags[key] = value
+    try:
+        env_set = Settings().model_dump(exclude_unset=True)
+        return Settings(**_deep_merge(_deep_merge(data, env_set), flags))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        where = f" (file {path})" if path else ""
+        raise ConfigError(f"invalid settings{where}: {problems}") from None
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

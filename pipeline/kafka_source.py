@@ -1,0 +1,253 @@
+"""Unbounded Kafka source for Beam written on kafka-python: topic partitions → timestamped KafkaRecord elements.
+
+A splittable DoFn with one restriction per topic-partition (an open-ended offset range starting at the
+group's committed offset), offsets claimed one at a time, a watermark from record timestamps that moves
+on to wall-clock time once a partition is caught up, and consumer offsets committed by bundle
+finalization, i.e. only after the runner has persisted the bundle's output.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.iobase import RestrictionProgress
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+log = logging.getLogger(__name__)
+
+END_OF_TIME = sys.maxsize
+
+
+class KafkaRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class KafkaReadConfig:
+    """What to read and how; picklable, so it travels to every worker."""
+
+    bootstrap_servers: str
+    topics: tuple[str, ...]
+    group_id: str
+    start_at: str = "committed"  # committed (falling back to earliest), earliest, latest
+    stop_at_end: bool = False  # bounded read: stop each partition at the end offset seen at start
+    poll_timeout_ms: int = 200
+    idle_resume_ms: int = 250
+    max_records_per_bundle: int = 500
+    idle_watermark_lag_ms: int = 1_000
+    client_options: dict = field(default_factory=dict)  # security settings etc., passed to kafka-python
+
+    def consumer(self, **extra):
+        from kafka import KafkaConsumer
+
+        opts = dict(bootstrap_servers=self.bootstrap_servers, group_id=self.group_id,
+                    enable_auto_commit=False, auto_offset_reset="earliest",
+                    client_id=f"nkru-source-{self.group_id}")
+        opts.update(self.client_options)
+        opts.update(extra)
+        return KafkaConsumer(**opts)
+
+
+class OpenOffsetTracker(OffsetRestrictionTracker):
+    """An offset tracker whose range may be open-ended; such a range is unbounded to the runner."""
+
+    def is_bounded(self):
+        return self.current_restriction().stop != END_OF_TIME
+
+    def current_progress(self) -> RestrictionProgress:
+        rng = self.current_restriction()
+        if rng.stop != END_OF_TIME:
+            return super().current_progress()
+        done = 0 if self._current_position is None else self._current_position - rng.start + 1
+        return RestrictionProgress(completed=float(done), remaining=1.0)
+
+
+class PartitionSpec(NamedTuple):
+    """The SDF's element: one topic-partition and how to read it."""
+
+    topic: str
+    partition: int
+    config: KafkaReadConfig
+
+
+class PartitionRestrictionProvider(RestrictionProvider):
+    """One restriction per topic-partition, from the group's committed offset (or earliest/latest)."""
+
+    def initial_restriction(self, element: PartitionSpec) -> OffsetRange:
+        from kafka import TopicPartition
+
+        config = element.config
+        tp = TopicPartition(element.topic, element.partition)
+        consumer = config.consumer()
+        try:
+            beginning = consumer.beginning_offsets([tp])[tp]
+            end = consumer.end_offsets([tp])[tp]
+            start = beginning
+            if config.start_at == "latest":
+                start = end
+            elif config.start_at == "committed":
+                committed = consumer.committed(tp)
+                start = beginning if committed is None else max(committed, beginning)
+        finally:
+            consumer.close()
+        stop = end if config.stop_at_end else END_OF_TIME
+        return OffsetRange(start, max(start, stop))
+
+    def create_tracker(self, restriction: OffsetRange) -> OpenOffsetTracker:
+        return OpenOffsetTracker(restriction)
+
+    def split(self, element, restriction):
+        yield restriction  # a partition is read in order by one reader
+
+    def restriction_size(self, element, restriction: OffsetRange) -> float:
+        if restriction.stop == END_OF_TIME:
+            return 1.0
+        return float(restriction.size())
+
+    def truncate(self, element, restriction: OffsetRange):
+        # draining: the open-ended part of the restriction is dropped, nothing more is read
+        if restriction.stop == END_OF_TIME:
+            return None
+        return restriction
+
+
+class ListPartitionsFn(beam.DoFn):
+    """Topic name → (topic, partition) for each of its partitions."""
+
+    def __init__(self, config: KafkaReadConfig):
+        self.config = config
+
+    def process(self, topic: str) -> Iterator[PartitionSpec]:
+        consumer = self.config.consumer()
+        try:
+            deadline = time.monotonic() + 30
+            partitions = consumer.partitions_for_topic(topic)
+            while not partitions and time.monotonic() < deadline:
+                time.sleep(0.5)
+                partitions = consumer.partitions_for_topic(topic)
+        finally:
+            consumer.close()
+        if not partitions:
+            raise RuntimeError(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}")
+        for partition in sorted(partitions):
+            yield PartitionSpec(topic, partition, self.config)
+
+
+class ReadPartitionFn(beam.DoFn):
+    """PartitionSpec → KafkaRecord elements, timestamped with the record's timestamp."""
+
+    def __init__(self):
+        self._consumers: dict = {}
+
+    def teardown(self):
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+    def _consumer_for(self, tp, config: KafkaReadConfig):
+        consumer = self._consumers.get(tp)
+        if consumer is None:
+            consumer = config.consumer(max_poll_records=config.max_records_per_bundle)
+            consumer.assign([tp])
+            self._consumers[tp] = consumer
+        return consumer
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: PartitionSpec,
+        # Beam fills special parameters positionally up to the first restriction/watermark parameter:
+        # the finalizer must come before them.
+        finalizer=beam.DoFn.BundleFinalizerParam,
+        tracker=beam.DoFn.RestrictionParam(PartitionRestrictionProvider()),
+        watermark=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
+    ) -> Iterator[TimestampedValue]:
+        from kafka import TopicPartition
+
+        config = element.config
+        tp = TopicPartition(element.topic, element.partition)
+        rng = tracker.current_restriction()
+        consumer = self._consumer_for(tp, config)
+        if consumer.position(tp) != rng.start:
+            consumer.seek(tp, rng.start)
+        batch = consumer.poll(timeout_ms=config.poll_timeout_ms).get(tp, [])
+        last_claimed = None
+        for rec in batch:
+            if not tracker.try_claim(rec.offset):
+                break
+            last_claimed = rec.offset
+            ts = Timestamp(micros=rec.timestamp * 1000)
+            if watermark.current_watermark() is None or ts > watermark.current_watermark():
+                watermark.set_watermark(ts)
+            yield TimestampedValue(
+                KafkaRecord(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value), ts)
+        # Registered on every call, even with nothing to commit: Prism finalizes every bundle of a
+        # stage that asks for finalization, and the SDK refuses to finalize a bundle without callbacks.
+        finalizer.register(_CommitOffset(config, tp.topic, tp.partition,
+                                         None if last_claimed is None else last_claimed + 1))
+        if rng.stop != END_OF_TIME and (last_claimed or rng.start - 1) + 1 >= rng.stop:
+            return  # a bounded read that reached its end
+        caught_up = last_claimed is None or consumer.highwater(tp) in (None, last_claimed + 1)
+        if caught_up:
+            idle_mark = Timestamp.now() - Duration(micros=config.idle_watermark_lag_ms * 1000)
+            current = watermark.current_watermark()
+            if current is None or idle_mark > current:
+                watermark.set_watermark(idle_mark)
+            tracker.defer_remainder(Duration(micros=config.idle_resume_ms * 1000))
+        else:
+            tracker.defer_remainder()
+
+
+class _CommitOffset:
+    """Bundle-finalization callback: commit `offset` for the group once the bundle's output is durable."""
+
+    def __init__(self, config: KafkaReadConfig, topic: str, partition: int, offset: int | None):
+        self.config, self.topic, self.partition, self.offset = config, topic, partition, offset
+
+    def __call__(self):
+        from kafka import TopicPartition
+
+        if self.offset is None:
+            return
+        from kafka.structs import OffsetAndMetadata
+
+        consumer = self.config.consumer()
+        try:
+            tp = TopicPartition(self.topic, self.partition)
+            consumer.commit({tp: OffsetAndMetadata(self.offset, "", -1)})
+        except Exception:  # noqa: BLE001 - a failed commit only means re-reading, never loss
+            log.warning("offset commit for %s[%d]@%d failed; records may be read again",
+                        self.topic, self.partition, self.offset, exc_info=True)
+        finally:
+            consumer.close()
+
+
+class ReadFromKafka(beam.PTransform):
+    """Read `config.topics` as an unbounded (or, with stop_at_end, bounded) PCollection of KafkaRecord."""
+
+    def __init__(self, config: KafkaReadConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "Topics" >> beam.FlatMap(lambda _, topics: list(topics), self.config.topics)
+            | "ListPartitions" >> beam.ParDo(ListPartitionsFn(self.config))
+            | "ReadPartitions" >> beam.ParDo(ReadPartitionFn())
+        )
