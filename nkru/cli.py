@@ -192,21 +192,25 @@ def eval_cmd(gold: Path, ontology: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(report, indent=2, sort_keys=True) if as_json else format_report(report))
 
 
-@main.command()
+BEAM_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@main.command(context_settings=BEAM_ARGS)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="output directory: articles, events, alerts, dead_letters (.jsonl) and summary.json")
 @click.option("--runner", default="prism", show_default=True, help="Beam runner (prism, FlinkRunner, …)")
 @click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="alert rules YAML")
-@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
-def replay(sources, out_dir, runner, ontology, rules, beam_args) -> None:
+@click.pass_context
+def replay(ctx, sources, out_dir, runner, ontology, rules) -> None:
     """Replay archived input through the same graph, bounded.
 
     SOURCES are JSONL files of articles and/or files or directory trees of raw feed documents
     (RSS/Atom/RDF; the fetch time comes from a YYYYMMDDTHHMMSSZ stamp in the file name, else its mtime).
-    Extra Beam options may follow `--`, e.g. `-- --flink_master=[local]`.
+    Any other --option is passed to Beam as a pipeline option, e.g. --flink_master=[local].
     """
+    beam_args = ctx.args
     from pipeline.graph import GraphConfig
     from pipeline.replay import ReplayError, run_replay
 
@@ -219,14 +223,17 @@ def replay(sources, out_dir, runner, ontology, rules, beam_args) -> None:
 
 # ------------------------------------------------------------------ long-running roles
 
-@main.command()
+@main.command(context_settings=BEAM_ARGS)
 @click.option("--runner", help="Beam runner [default: settings process.runner = prism]")
 @click.option("--from", "start_at", type=click.Choice(["committed", "earliest", "latest"]),
               help="where the source starts when the group has no committed offset [default: committed]")
-@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def process(settings, runner, start_at, beam_args) -> None:
-    """Run the streaming job: raw-article topic → enriched, event and alert topics. Ctrl-C stops it."""
+@click.pass_context
+def process(ctx, runner, start_at) -> None:
+    """Run the streaming job: raw-article topic → enriched, event and alert topics. Ctrl-C stops it.
+
+    Any other --option is passed to Beam as a pipeline option (e.g. --flink_master=host:8081).
+    """
+    settings, beam_args = ctx.obj, ctx.args
     from nkru.jobs import run_process
 
     if runner or start_at:
