@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -73,3 +74,77 @@ def run_process(settings: Settings, beam_args: list[str]) -> None:
         wait_until(stop, job)
     if job.ended_by_itself:
         raise click.ClickException("the streaming job ended unexpectedly; see the log above")
+
+
+def _ensure_broker(settings: Settings, local_kafka: bool):
+    """Return the BrokerConfig of a broker started here, or None when one already answers."""
+    from connectors import kafka_broker
+
+    host, _, port = settings.kafka.bootstrap_servers.split(",")[0].rpartition(":")
+    cfg = kafka_broker.BrokerConfig(data_dir=settings.state_dir / "kafka", host=host or "127.0.0.1",
+                                    port=int(port), controller_port=int(port) + 1)
+    if kafka_broker.answers(cfg):
+        return None
+    if not local_kafka or cfg.host not in ("127.0.0.1", "localhost"):
+        raise click.ClickException(f"no Kafka broker answers at {settings.kafka.bootstrap_servers}")
+    click.echo(f"starting the local Kafka broker on {cfg.bootstrap} (data in {cfg.data_dir}) …", err=True)
+    try:
+        kafka_broker.start(cfg)
+    except kafka_broker.BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
+    return cfg
+
+
+def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json: bool) -> None:
+    """Broker (if needed) + connectors + streaming job + alert printer, until Ctrl-C or SIGTERM."""
+    import tempfile
+    import time
+
+    from connectors.feeds.poller import Poller
+    from connectors.feeds.registry import load_registry
+    from connectors.publisher import KafkaPublisher
+    from nkru.sample import sample_registry, serve_sample
+    from nkru.subscribe import AlertFilter, follow_alerts
+
+    stop = threading.Event()
+    started_broker = _ensure_broker(settings, local_kafka)
+    server = None
+    workdir = None
+    with stop_on_signals(stop):
+        try:
+            if sample:
+                # a self-contained demo: fresh topics and feed state each run, so every run shows its alerts
+                run_id = time.strftime("%Y%m%dT%H%M%S")
+                workdir = tempfile.TemporaryDirectory(prefix="nkru-sample-")
+                settings = settings.model_copy(update={
+                    "state_dir": Path(workdir.name),
+                    "kafka": settings.kafka.model_copy(update={"topic_prefix": f"sample-{run_id}."}),
+                    "process": settings.process.model_copy(update={"group_id": f"nkru-sample-{run_id}"})})
+                server, base_url = serve_sample()
+                registry = sample_registry(base_url)
+                click.echo(f"serving {len(registry.feeds)} sample feeds at {base_url}", err=True)
+            else:
+                registry = load_registry(feeds or settings.feeds)
+            job = start_job(settings, [])
+            publisher = KafkaPublisher(settings)
+            poller = Poller(registry, settings, publisher)
+            poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="poller", daemon=True)
+            poll_thread.start()
+            click.echo("pipeline running; alerts follow (Ctrl-C stops)", err=True)
+            printer = threading.Thread(target=follow_alerts, name="alerts", daemon=True, kwargs=dict(
+                settings=settings, filt=AlertFilter(), from_beginning=True, as_json=as_json, stop=stop))
+            printer.start()
+            wait_until(stop, job)
+            poll_thread.join(timeout=30)
+            publisher.close()
+            printer.join(timeout=5)
+        finally:
+            if server is not None:
+                server.shutdown()
+            if started_broker is not None:
+                from connectors import kafka_broker
+
+                kafka_broker.stop(started_broker)
+            if workdir is not None:
+                workdir.cleanup()
+    click.echo("stopped", err=True)

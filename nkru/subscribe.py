@@ -54,8 +54,11 @@ def format_alert(alert: Alert, colour: bool) -> str:
 
 def follow_alerts(settings, filt: AlertFilter, from_beginning: bool = False, group: str | None = None,
                   as_json: bool = False, max_alerts: int | None = None, idle_timeout: float | None = None,
-                  out=None) -> int:
-    """Print alerts as they arrive; return how many were printed. Stops at max_alerts or idle_timeout."""
+                  out=None, stop=None) -> int:
+    """Print alerts as they arrive; return how many were printed.
+
+    Stops at `max_alerts`, after `idle_timeout` seconds without an alert, or when the `stop` event is set.
+    """
     from connectors.kafka_io import KafkaUnavailable, make_consumer
 
     out = out or sys.stdout
@@ -69,7 +72,7 @@ def follow_alerts(settings, filt: AlertFilter, from_beginning: bool = False, gro
     printed = 0
     last = time.monotonic()
     try:
-        while True:
+        while stop is None or not stop.is_set():
             batch = consumer.poll(timeout_ms=500)
             for records in batch.values():
                 for rec in records:
@@ -88,6 +91,7 @@ def follow_alerts(settings, filt: AlertFilter, from_beginning: bool = False, gro
                         return printed
             if idle_timeout is not None and time.monotonic() - last > idle_timeout:
                 return printed
+        return printed
     except KeyboardInterrupt:
         return printed
     finally:
