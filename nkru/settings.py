@@ -56,7 +56,11 @@ class ProcessSettings(BaseModel):
 
     runner: str = Field("prism", description="Beam runner: prism (local), FlinkRunner, DataflowRunner, …")
     group_id: str = Field("nkru-process", description="consumer group of the streaming job's Kafka source")
-    start_at: Literal["committed", "earliest", "latest"] = "committed"
+    start_at: Literal["committed", "earliest", "latest"] = Field(
+        "committed", description="where a group without committed offsets starts (restart=resume only)")
+    restart: Literal["rebuild", "resume"] = Field(
+        "rebuild", description="rebuild: re-read the raw topic's retained horizon to rebuild dedup/merge state, "
+        "writing nothing already written; resume: start at the committed offsets with empty state")
     ontology: Path | None = Field(None, description="ontology YAML (default: the bundled one)")
     alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
 

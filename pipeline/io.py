@@ -152,12 +152,23 @@ class _DecodeRecordFn(beam.DoFn):
     def process(self, record: KafkaRecord):
         result = decode_raw_article(record.value or b"", source_topic=record.topic,
                                     source_partition=record.partition, source_offset=record.offset,
-                                    payload_ref=f"{record.topic}[{record.partition}]@{record.offset}")
+                                    payload_ref=position(record.topic, record.partition, record.offset))
         if isinstance(result, RawArticle):
-            yield result
+            yield result.model_copy(update={"source_position": position(record.topic, record.partition,
+                                                                         record.offset)})
         else:
             self.poisoned.inc()
             yield pvalue.TaggedOutput(DEAD, result)
+
+
+def position(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}[{partition}]@{offset}"
+
+
+def parse_position(value: str | None) -> tuple[str, int, int] | None:
+    """'topic[partition]@offset' → (topic, partition, offset); None for anything else."""
+    match = re.fullmatch(r"(.+)\[(\d+)\]@(\d+)", value or "")
+    return (match.group(1), int(match.group(2)), int(match.group(3))) if match else None
 
 
 class ReadArticlesFromKafka(beam.PTransform):

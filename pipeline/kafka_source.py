@@ -50,6 +50,12 @@ class KafkaReadConfig:
     max_records_per_bundle: int = 500
     idle_watermark_lag_ms: int = 1_000
     client_options: dict = field(default_factory=dict)  # security settings etc., passed to kafka-python
+    # (topic, partition) → offset below which commits never go (the group's frontier when the job started):
+    # a job that re-reads its retained input to rebuild state does not move its committed offsets back.
+    commit_floor: tuple[tuple[str, int, int], ...] = ()
+
+    def floor(self, topic: str, partition: int) -> int:
+        return next((o for t, p, o in self.commit_floor if t == topic and p == partition), 0)
 
     def consumer(self, **extra):
         from kafka import KafkaConsumer
@@ -228,7 +234,8 @@ class _CommitOffset:
         consumer = self.config.consumer()
         try:
             tp = TopicPartition(self.topic, self.partition)
-            consumer.commit({tp: OffsetAndMetadata(self.offset, "", -1)})
+            offset = max(self.offset, self.config.floor(self.topic, self.partition))
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
         except Exception:  # noqa: BLE001 - a failed commit only means re-reading, never loss
             log.warning("offset commit for %s[%d]@%d failed; records may be read again",
                         self.topic, self.partition, self.offset, exc_info=True)

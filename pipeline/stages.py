@@ -66,7 +66,7 @@ class ExtractFn(beam.DoFn):
         except Exception as exc:  # noqa: BLE001 - any failure of one article must not stop the job
             self.failed.inc()
             yield pvalue.TaggedOutput(DEAD, dead_letter("extract", "extractor raised", exc, article,
-                                                        payload_ref=article.origin))
+                                                        payload_ref=article.source_position or article.origin))
             return
         (self.relevant if result.relevant else self.irrelevant).inc()
         yield EnrichedArticle(article=article, relevant=result.relevant, relevance_score=result.relevance_score,
@@ -96,7 +96,8 @@ def mentions_of(enriched: EnrichedArticle) -> list[EventMention]:
         EventMention(mention_id=stable_id(article.id, str(i), event.type), article_id=article.id, url=article.url,
                      outlet=article.outlet, published=article.published,
                      cluster_id=enriched.cluster_id or article.id, duplicate_of=enriched.duplicate_of,
-                     event=event, ontology_version=enriched.ontology_version)
+                     source_position=article.source_position, event=event,
+                     ontology_version=enriched.ontology_version)
         for i, event in enumerate(enriched.events)
     ]
 

@@ -1,8 +1,10 @@
 """The streaming job: the raw-article topic → the graph → enriched, mention, event, alert and dead-letter topics.
 
-Runs on Prism by default (any Beam runner through its options). Alerts are written at most once per
-(event_id, revision): the alert sink loads the keys already on the alert topic when it starts, so a
-restarted job that re-reads its input does not repeat alerts.
+Runs on Prism by default (any Beam runner through its options). Prism keeps state in memory, so a
+restarted job rebuilds it by re-reading the raw topic's retained horizon (`process.restart: rebuild`);
+the stages are deterministic, so it recomputes the same records, and the sinks write nothing twice:
+per-article records below the group's committed frontier are skipped, and canonical events and alerts
+are written at most once per (key, revision), checked against what the topics already hold.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from apache_beam.metrics import Metrics
 
 from nkru.settings import Settings
 from pipeline.graph import GraphConfig, build_graph
-from pipeline.io import ReadArticlesFromKafka, WriteToKafkaFn
+from pipeline.io import ReadArticlesFromKafka, WriteToKafkaFn, parse_position, position, record_key
 from pipeline.kafka_source import KafkaReadConfig
 from pipeline.runners import runner_options
 from pipeline.stages import DEAD
@@ -24,37 +26,62 @@ from schemas import topics as T
 log = logging.getLogger(__name__)
 
 
-class WriteAlertsOnceFn(WriteToKafkaFn):
-    """Alerts → the alert topics, skipping (event_id, revision) pairs the topic already holds."""
+class WriteOnceFn(WriteToKafkaFn):
+    """Per-article records → `topic`, except those whose raw-topic position is below the frontier.
 
-    def __init__(self, kafka_settings, topic, high_topic):
+    The frontier is the group's committed offsets when the job started: everything below it was fully
+    written by an earlier run, so re-reading it (to rebuild state) writes nothing twice.
+    """
+
+    def __init__(self, kafka_settings, topic, frontier: dict[tuple[str, int], int], position_of):
+        super().__init__(kafka_settings, topic)
+        self.frontier = frontier
+        self.position_of = position_of
+        self.suppressed = Metrics.counter("sink", f"{topic.name}.already_written")
+
+    def process(self, record):
+        where = parse_position(self.position_of(record))
+        if where is not None and where[2] < self.frontier.get((where[0], where[1]), 0):
+            self.suppressed.inc()
+            return
+        super().process(record)
+
+
+class WriteRevisionsOnceFn(WriteToKafkaFn):
+    """Keyed revisions (canonical events, alerts) → `topic`, never a (key, revision) the topic already holds.
+
+    The keys on the topic are read when the sink starts; alerts of high severity also go to `high_topic`.
+    """
+
+    def __init__(self, kafka_settings, topic, high_topic=None):
         super().__init__(kafka_settings, topic)
         self.high_topic = high_topic
+        self.latest: dict[str, int] = {}
         self.sent: set[tuple[str, int]] = set()
-        self.suppressed = Metrics.counter("alerts", "already_on_topic")
-        self.written = Metrics.counter("alerts", "written")
+        self.suppressed = Metrics.counter("sink", f"{topic.name}.already_written")
+        self.written = Metrics.counter("sink", f"{topic.name}.written")
 
     def setup(self):
         super().setup()
-        self.sent = existing_alert_keys(self.kafka_settings, self.topic.name)
+        self.sent = existing_revisions(self.kafka_settings, self.topic.name)
 
-    def process(self, alert):
-        key = (alert.event_id, alert.revision)
+    def process(self, record):
+        key = (record_key(record, self.topic.key), record.revision)
         if key in self.sent:
             self.suppressed.inc()
             return
         self.sent.add(key)
-        super().process(alert)
-        if alert.severity == "high":
+        super().process(record)
+        if self.high_topic is not None and getattr(record, "severity", None) == "high":
             from connectors.kafka_io import headers_for
 
-            self.producer.send(self.high_topic.name, key=alert.event_id.encode(), value=self.high_topic.encode(alert),
+            self.producer.send(self.high_topic.name, key=key[0].encode(), value=self.high_topic.encode(record),
                                headers=headers_for(self.high_topic))
         self.written.inc()
 
 
-def existing_alert_keys(kafka_settings, topic_name: str) -> set[tuple[str, int]]:
-    """(event_id, revision) of every alert on `topic_name`, read from the beginning to the current end."""
+def existing_revisions(kafka_settings, topic_name: str) -> set[tuple[str, int]]:
+    """(key, revision) of every record on `topic_name`, read from the beginning to the current end."""
     import json
 
     from kafka import TopicPartition
@@ -75,9 +102,8 @@ def existing_alert_keys(kafka_settings, topic_name: str) -> set[tuple[str, int]]
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for rec in records:
                     try:
-                        row = json.loads(rec.value)
-                        keys.add((row["event_id"], int(row["revision"])))
-                    except (ValueError, KeyError, TypeError):
+                        keys.add((rec.key.decode(), int(json.loads(rec.value)["revision"])))
+                    except (AttributeError, ValueError, KeyError, TypeError):
                         log.warning("unreadable record on %s at %s@%d", topic_name, tp, rec.offset)
             remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
         return keys
@@ -85,22 +111,62 @@ def existing_alert_keys(kafka_settings, topic_name: str) -> set[tuple[str, int]]
         consumer.close()
 
 
+def committed_frontier(kafka_settings, group_id: str, topic_name: str) -> dict[tuple[str, int], int]:
+    """The group's committed offset of each partition of `topic_name` (partitions never committed: absent)."""
+    from kafka import TopicPartition
+
+    from connectors.kafka_io import make_consumer
+
+    consumer = make_consumer(kafka_settings, group_id=group_id, enable_auto_commit=False)
+    try:
+        frontier = {}
+        for partition in sorted(consumer.partitions_for_topic(topic_name) or []):
+            committed = consumer.committed(TopicPartition(topic_name, partition))
+            if committed is not None:
+                frontier[(topic_name, partition)] = committed
+        return frontier
+    finally:
+        consumer.close()
+
+
 def build_streaming_pipeline(pipeline: beam.Pipeline, settings: Settings, config: GraphConfig):
     kafka = settings.kafka
     prefix = kafka.topic_prefix
+    raw = T.topic(T.RAW, prefix).name
+    rebuild = settings.process.restart == "rebuild"
+    frontier = committed_frontier(kafka, settings.process.group_id, raw) if rebuild else {}
     read_config = KafkaReadConfig(
-        bootstrap_servers=kafka.bootstrap_servers, topics=(T.topic(T.RAW, prefix).name,),
-        group_id=settings.process.group_id, start_at=settings.process.start_at,
-        client_options=kafka.client_options())
+        bootstrap_servers=kafka.bootstrap_servers, topics=(raw,), group_id=settings.process.group_id,
+        start_at="earliest" if rebuild else settings.process.start_at, client_options=kafka.client_options(),
+        commit_floor=tuple((t, p, o) for (t, p), o in sorted(frontier.items())))
+    if frontier:
+        log.info("rebuilding state from the retained raw topic; writing only past offsets %s", frontier)
     read = pipeline | "ReadRawArticles" >> ReadArticlesFromKafka(read_config)
     out = build_graph(read.articles, config, upstream_dead=[read[DEAD]])
-    out.enriched | "WriteEnriched" >> beam.ParDo(WriteToKafkaFn(kafka, T.topic(T.ENRICHED, prefix)))
-    out.mentions | "WriteMentions" >> beam.ParDo(WriteToKafkaFn(kafka, T.topic(T.MENTIONS, prefix)))
-    out.events | "WriteEvents" >> beam.ParDo(WriteToKafkaFn(kafka, T.topic(T.CANONICAL, prefix)))
+    out.enriched | "WriteEnriched" >> beam.ParDo(WriteOnceFn(
+        kafka, T.topic(T.ENRICHED, prefix), frontier, _enriched_position))
+    out.mentions | "WriteMentions" >> beam.ParDo(WriteOnceFn(
+        kafka, T.topic(T.MENTIONS, prefix), frontier, _mention_position))
+    out.events | "WriteEvents" >> beam.ParDo(WriteRevisionsOnceFn(kafka, T.topic(T.CANONICAL, prefix)))
     out.alerts | "WriteAlerts" >> beam.ParDo(
-        WriteAlertsOnceFn(kafka, T.topic(T.ALERTS, prefix), T.topic(T.ALERTS_HIGH, prefix)))
-    out.dead_letters | "WriteDeadLetters" >> beam.ParDo(WriteToKafkaFn(kafka, T.topic(T.DEAD_LETTERS, prefix)))
+        WriteRevisionsOnceFn(kafka, T.topic(T.ALERTS, prefix), T.topic(T.ALERTS_HIGH, prefix)))
+    out.dead_letters | "WriteDeadLetters" >> beam.ParDo(WriteOnceFn(
+        kafka, T.topic(T.DEAD_LETTERS, prefix), frontier, _dead_letter_position))
     return out
+
+
+def _enriched_position(record):
+    return record.article.source_position
+
+
+def _mention_position(record):
+    return record.source_position
+
+
+def _dead_letter_position(record):
+    if record.source_topic is not None and record.source_offset is not None:
+        return position(record.source_topic, record.source_partition or 0, record.source_offset)
+    return record.payload_ref
 
 
 class StreamingJob:

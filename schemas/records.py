@@ -93,7 +93,8 @@ class RawArticle(Record):
     feed_id: str | None = None
     fetched_at: UtcDatetime | None = None
     guid: str | None = None
-    origin: str | None = Field(None, description="where the record came from: file, feed url, topic@offset")
+    origin: str | None = Field(None, description="where the record came from: file, feed url")
+    source_position: str | None = Field(None, description="where the pipeline read it: topic[partition]@offset")
 
     @field_validator("title", "text", mode="before")
     @classmethod
@@ -188,6 +189,7 @@ class EventMention(Record):
     published: UtcDatetime | None = None
     cluster_id: str | None = Field(None, description="near-duplicate cluster of the article (syndication)")
     duplicate_of: str | None = Field(None, description="set when the article is a reprint of another")
+    source_position: str | None = Field(None, description="the article's position on the raw topic, if read there")
     event: ExtractedEvent
     ontology_version: str
 

@@ -1,0 +1,5 @@
+"""`python -m nkru` is the `nkru` command."""
+
+from nkru.cli import main
+
+main()
