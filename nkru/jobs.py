@@ -66,12 +66,38 @@ def _wait_job(job: StreamingJob, stop: threading.Event) -> None:
         stop.set()
 
 
+def start_observability(settings: Settings, job: StreamingJob, stop: threading.Event, extra_checks=None):
+    """Serve /healthz and /metrics and keep the consumer-lag gauge fresh, until `stop` is set."""
+    import time
+
+    from nkru.observability import serve, uptime_health, watch_lag
+    from schemas.topics import RAW, topic
+
+    if not settings.observability.enabled:
+        return None
+    checks = {"streaming_job": lambda: not job.ended_by_itself and not job.stopped.is_set()}
+    checks.update(extra_checks or {})
+    try:
+        server, port = serve(settings.observability.host, settings.observability.port,
+                             uptime_health(time.monotonic(), checks))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {settings.observability.host}:"
+                                   f"{settings.observability.port}: {exc} (set observability.port)") from None
+    log.info("health on http://%s:%d/healthz, metrics on /metrics", settings.observability.host, port)
+    threading.Thread(target=watch_lag, name="lag", daemon=True, args=(
+        settings.kafka, settings.process.group_id, topic(RAW, settings.kafka.topic_prefix).name, stop)).start()
+    return server
+
+
 def run_process(settings: Settings, beam_args: list[str]) -> None:
     stop = threading.Event()
     with stop_on_signals(stop):
         job = start_job(settings, beam_args)
+        server = start_observability(settings, job, stop)
         log.info("streaming job running on %s; Ctrl-C stops it", settings.process.runner)
         wait_until(stop, job)
+        if server is not None:
+            server.shutdown()
     if job.ended_by_itself:
         raise click.ClickException("the streaming job ended unexpectedly; see the log above")
 
@@ -108,7 +134,7 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
 
     stop = threading.Event()
     started_broker = _ensure_broker(settings, local_kafka)
-    server = None
+    server = observer = None
     workdir = None
     with stop_on_signals(stop):
         try:
@@ -126,7 +152,8 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
             else:
                 registry = load_registry(feeds or settings.feeds)
             job = start_job(settings, [])
-            publisher = KafkaPublisher(settings)
+            observer = start_observability(settings, job, stop)
+            publisher = KafkaPublisher.from_settings(settings)
             poller = Poller(registry, settings, publisher)
             poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="poller", daemon=True)
             poll_thread.start()
@@ -141,6 +168,8 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
         finally:
             if server is not None:
                 server.shutdown()
+            if observer is not None:
+                observer.shutdown()
             if started_broker is not None:
                 from connectors import kafka_broker
 

@@ -65,6 +65,14 @@ class ProcessSettings(BaseModel):
     alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
 
 
+class ObservabilitySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address of the /healthz and /metrics endpoint")
+    port: int = Field(9464, ge=0, le=65535, description="its port; 0 picks a free one")
+    enabled: bool = True
+
+
 class Settings(BaseSettings):
     """Everything nkru can be configured with; `nkru config show` prints the effective values."""
 
@@ -73,6 +81,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     process: ProcessSettings = ProcessSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     state_dir: Path = Field(default_factory=state_dir, description="local state: broker data, feed state")
     feeds: Path | None = Field(None, description="feed registry YAML (default: the bundled registry)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

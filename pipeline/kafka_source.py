@@ -74,6 +74,13 @@ class OpenOffsetTracker(OffsetRestrictionTracker):
     def is_bounded(self):
         return self.current_restriction().stop != END_OF_TIME
 
+    def try_split(self, fraction_of_remainder):
+        # A partition is read in order by one reader: only checkpoints (fraction 0, the runner asking
+        # the reader to stop here and resume later) are accepted, never a split of the remaining range.
+        if fraction_of_remainder != 0:
+            return None
+        return super().try_split(0)
+
     def current_progress(self) -> RestrictionProgress:
         rng = self.current_restriction()
         if rng.stop != END_OF_TIME:
@@ -193,6 +200,8 @@ class ReadPartitionFn(beam.DoFn):
         batch = consumer.poll(timeout_ms=config.poll_timeout_ms).get(tp, [])
         last_claimed = None
         for rec in batch:
+            if rec.offset < rng.start:
+                continue  # the broker reset an out-of-range position: never claim before the restriction
             if not tracker.try_claim(rec.offset):
                 break
             last_claimed = rec.offset

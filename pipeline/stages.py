@@ -16,6 +16,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
+from pipeline import telemetry
 from pipeline.extraction import extract
 from schemas.records import DeadLetter, EnrichedArticle, EventMention, RawArticle
 
@@ -65,10 +66,12 @@ class ExtractFn(beam.DoFn):
             result = extract(article, self.ontology)
         except Exception as exc:  # noqa: BLE001 - any failure of one article must not stop the job
             self.failed.inc()
+            telemetry.RECORDS.labels("extract", "dead_letter").inc()
             yield pvalue.TaggedOutput(DEAD, dead_letter("extract", "extractor raised", exc, article,
                                                         payload_ref=article.source_position or article.origin))
             return
         (self.relevant if result.relevant else self.irrelevant).inc()
+        telemetry.RECORDS.labels("extract", "relevant" if result.relevant else "irrelevant").inc()
         yield EnrichedArticle(article=article, relevant=result.relevant, relevance_score=result.relevance_score,
                               events=result.events if result.relevant else [],
                               ontology_version=result.ontology_version)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -20,7 +21,9 @@ from pipeline.graph import GraphConfig, build_graph
 from pipeline.io import ReadArticlesFromKafka, WriteToKafkaFn, parse_position, position, record_key
 from pipeline.kafka_source import KafkaReadConfig
 from pipeline.runners import runner_options
+from pipeline import telemetry
 from pipeline.stages import DEAD
+from schemas.records import Alert, DeadLetter
 from schemas import topics as T
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,12 @@ class WriteOnceFn(WriteToKafkaFn):
         where = parse_position(self.position_of(record))
         if where is not None and where[2] < self.frontier.get((where[0], where[1]), 0):
             self.suppressed.inc()
+            telemetry.SUPPRESSED.labels(self.topic.name).inc()
             return
         super().process(record)
+        telemetry.WRITTEN.labels(self.topic.name).inc()
+        if isinstance(record, DeadLetter):
+            telemetry.DEAD_LETTERS.labels(record.stage).inc()
 
 
 class WriteRevisionsOnceFn(WriteToKafkaFn):
@@ -65,13 +72,19 @@ class WriteRevisionsOnceFn(WriteToKafkaFn):
         super().setup()
         self.sent = existing_revisions(self.kafka_settings, self.topic.name)
 
-    def process(self, record):
+    def process(self, record, timestamp=beam.DoFn.TimestampParam):
         key = (record_key(record, self.topic.key), record.revision)
         if key in self.sent:
             self.suppressed.inc()
+            telemetry.SUPPRESSED.labels(self.topic.name).inc()
             return
         self.sent.add(key)
         super().process(record)
+        telemetry.WRITTEN.labels(self.topic.name).inc()
+        if isinstance(record, Alert):
+            telemetry.ALERTS.labels(record.kind, record.severity).inc()
+            # element timestamps are the raw records' Kafka timestamps, carried through the stages
+            telemetry.LATENCY.observe(max(0.0, time.time() - float(timestamp)))
         if self.high_topic is not None and getattr(record, "severity", None) == "high":
             from connectors.kafka_io import headers_for
 

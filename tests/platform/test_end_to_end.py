@@ -40,9 +40,12 @@ def test_feed_to_alert(kafka_settings, prism_binary, tmp_path):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         registry = Registry(feeds=(FeedConfig(id="wire", url=f"{base}/world-wire.xml", outlet="Sample World Wire",
                                               language="en"),))
-        publisher = KafkaPublisher(settings)
-        Poller(registry, settings, publisher).run_once()
-        publisher.flush()
+        publisher = KafkaPublisher.from_settings(settings)
+        try:
+            Poller(registry, settings, publisher).run_once()
+            publisher.flush()
+        finally:
+            publisher.close()
         out, err = subscriber.communicate(timeout=300)
     finally:
         job.stop()
