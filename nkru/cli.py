@@ -59,6 +59,30 @@ def setup() -> None:
         raise NkruError(str(exc)) from None
 
 
+@main.group()
+def config() -> None:
+    """The effective settings (file + NKRU_* environment + flags)."""
+
+
+@config.command("show")
+@click.pass_obj
+def config_show(settings) -> None:
+    """Print the effective settings as YAML (secrets masked)."""
+    import yaml
+
+    data = json.loads(settings.model_dump_json())  # SecretStr dumps as '**********'
+    click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+@config.command("list")
+def config_list() -> None:
+    """List every setting: its name, environment variable, default and meaning."""
+    from nkru.settings import describe, env_name
+
+    for name, default, description in describe():
+        click.echo(f"{name:28} {env_name(name):34} default={default or '-':16} {description}")
+
+
 # ------------------------------------------------------------------ kafka
 
 @main.group()

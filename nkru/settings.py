@@ -25,17 +25,19 @@ class KafkaSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="host:port[,host:port…] of the Kafka cluster")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to the brokers")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when security_protocol is SASL_*")
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (never logged or printed)")
+    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers' certificates")
+    ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
+    ssl_keyfile: Path | None = Field(None, description="client private key (mutual TLS)")
     topic_prefix: str = Field("", description="prefix of every topic name, e.g. 'replay.' for a rehearsal")
     create_topics: bool = Field(True, description="create missing topics (else only check they exist)")
     partitions: int = Field(3, ge=1, description="partitions of topics nkru creates")
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(1, ge=1, description="replication factor of topics nkru creates")
 
     def client_options(self) -> dict[str, Any]:
         """kafka-python keyword arguments for security; shared by producers, consumers and admin clients."""
@@ -70,7 +72,7 @@ class ObservabilitySettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="address of the /healthz and /metrics endpoint")
     port: int = Field(9464, ge=0, le=65535, description="its port; 0 picks a free one")
-    enabled: bool = True
+    enabled: bool = Field(True, description="serve the endpoint at all")
 
 
 class Settings(BaseSettings):
@@ -84,7 +86,7 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = ObservabilitySettings()
     state_dir: Path = Field(default_factory=state_dir, description="local state: broker data, feed state")
     feeds: Path | None = Field(None, description="feed registry YAML (default: the bundled registry)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="least severe level logged")
     log_format: Literal["json", "text"] = Field("text", description="structured JSON logs or readable text")
 
     @classmethod
@@ -133,3 +135,20 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def describe(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, default, description) of every setting, nested sections flattened."""
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(describe(annotation, f"{prefix}{name}."))
+            continue
+        default = "(computed)" if info.default_factory is not None else info.default
+        rows.append((prefix + name, "" if default is None else str(default), info.description or ""))
+    return rows
+
+
+def env_name(dotted: str) -> str:
+    return "NKRU_" + dotted.upper().replace(".", "__")

@@ -187,7 +187,7 @@ class StreamingJob:
 
     def __init__(self, settings: Settings, config: GraphConfig | None = None, runner_args: list[str] | None = None):
         self.settings = settings
-        self.config = config or GraphConfig()
+        self.config = config or GraphConfig(settings.process.ontology, settings.process.alert_rules)
         self.runner_args = runner_args or []
         self.result = None
         self.stopped = threading.Event()

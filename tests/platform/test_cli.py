@@ -90,3 +90,18 @@ def test_kafka_start_status_stop(tmp_path):
     assert stopped.exit_code == 0 and "stopped" in stopped.output
     after = runner.invoke(main, ["kafka", "status", *args])
     assert after.exit_code == 1 and ": no" in after.output
+
+
+def test_every_setting_is_documented():
+    from nkru.settings import describe, env_name
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    for name, _default, description in describe():
+        assert f"| `{name}` | `{env_name(name)}` |" in doc, f"setting {name} is missing from docs/operations.md"
+        assert description, f"setting {name} has no description"
+
+
+def test_config_show_masks_secrets(monkeypatch):
+    monkeypatch.setenv("NKRU_KAFKA__SASL_PASSWORD", "hunter2")
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 0 and "hunter2" not in result.output and "sasl_password" in result.output
