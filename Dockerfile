@@ -26,7 +26,7 @@ RUN /opt/nkru/bin/pip install .
 # ---- runtime: slim, non-root
 FROM python:3.11-slim-bookworm
 ARG BEAM_VERSION
-RUN useradd --create-home --uid 10001 nkru
+RUN useradd --create-home --uid 10001 --user-group nkru
 COPY --from=build /opt/nkru /opt/nkru
 COPY --from=prism /out/prism /opt/nkru/prism/prism
 ENV PATH=/opt/nkru/bin:$PATH \
@@ -35,9 +35,10 @@ ENV PATH=/opt/nkru/bin:$PATH \
     NKRU_LOG_FORMAT=json \
     PYTHONUNBUFFERED=1
 RUN mkdir -p /var/lib/nkru && chown nkru:nkru /var/lib/nkru
-USER nkru
+USER 10001:10001
 VOLUME ["/var/lib/nkru"]
+# `nkru health` asks the role's /healthz endpoint (observability.port, 9464)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["nkru", "--version"]
+    CMD ["nkru", "health"]
 ENTRYPOINT ["nkru"]
 CMD ["process"]

@@ -83,6 +83,29 @@ def config_list() -> None:
         click.echo(f"{name:28} {env_name(name):34} default={default or '-':16} {description}")
 
 
+@main.command()
+@click.option("--url", help="health endpoint [default: http://<observability.host>:<observability.port>/healthz]")
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+@click.pass_obj
+def health(settings, url, timeout) -> None:
+    """Ask a running `nkru process`/`nkru run` whether it is healthy; exit 0 if so, 1 otherwise."""
+    import urllib.error
+    import urllib.request
+
+    host = settings.observability.host
+    url = url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{settings.observability.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read().decode()
+            ok = response.status == 200
+    except urllib.error.HTTPError as exc:
+        body, ok = exc.read().decode(errors="replace"), False
+    except (urllib.error.URLError, OSError) as exc:
+        raise NkruError(f"no answer from {url}: {exc}") from None
+    click.echo(body)
+    sys.exit(0 if ok else 1)
+
+
 # ------------------------------------------------------------------ kafka
 
 @main.group()

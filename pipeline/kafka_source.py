@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
@@ -21,6 +22,8 @@ from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
+
+from pipeline import ledger
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ class KafkaReadConfig:
     # (topic, partition) → offset below which commits never go (the group's frontier when the job started):
     # a job that re-reads its retained input to rebuild state does not move its committed offsets back.
     commit_floor: tuple[tuple[str, int, int], ...] = ()
+    # finalize: commit what a bundle claimed once the runner finalizes it (runners that checkpoint state);
+    # ledger: commit only offsets the sinks reported as written (pipeline/ledger.py; in-process runners)
+    commit_mode: str = "finalize"
 
     def floor(self, topic: str, partition: int) -> int:
         return next((o for t, p, o in self.commit_floor if t == topic and p == partition), 0)
@@ -204,6 +210,8 @@ class ReadPartitionFn(beam.DoFn):
                 continue  # the broker reset an out-of-range position: never claim before the restriction
             if not tracker.try_claim(rec.offset):
                 break
+            if last_claimed is None and config.commit_mode == "ledger":
+                ledger.begin(tp.topic, tp.partition, rec.offset)
             last_claimed = rec.offset
             ts = Timestamp(micros=rec.timestamp * 1000)
             if watermark.current_watermark() is None or ts > watermark.current_watermark():
@@ -227,29 +235,60 @@ class ReadPartitionFn(beam.DoFn):
             tracker.defer_remainder()
 
 
+_committers: dict = {}
+_committed: dict = {}
+_committers_lock = threading.Lock()
+
+
+def _commit(config: KafkaReadConfig, topic: str, partition: int, offset: int) -> None:
+    """Commit `offset` for the group, through one cached client per (servers, group); skip repeats."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    key = (config.bootstrap_servers, config.group_id, topic, partition)
+    if _committed.get(key) == offset:
+        return
+    with _committers_lock:
+        client_key = (config.bootstrap_servers, config.group_id)
+        consumer = _committers.get(client_key)
+        if consumer is None:
+            consumer = _committers[client_key] = config.consumer()
+        consumer.commit({TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)})
+        _committed[key] = offset
+
+
+def close_committers() -> None:
+    """Close the cached commit clients (when a job stops)."""
+    with _committers_lock:
+        clients = list(_committers.values())
+        _committers.clear()
+        _committed.clear()
+    for client in clients:
+        client.close()
+
+
 class _CommitOffset:
-    """Bundle-finalization callback: commit `offset` for the group once the bundle's output is durable."""
+    """Bundle-finalization callback: commit the group's offset once the bundle's output is durable."""
 
     def __init__(self, config: KafkaReadConfig, topic: str, partition: int, offset: int | None):
         self.config, self.topic, self.partition, self.offset = config, topic, partition, offset
 
     def __call__(self):
-        from kafka import TopicPartition
-
-        if self.offset is None:
+        offset = self.offset
+        if self.config.commit_mode == "ledger":
+            offset = ledger.safe_offset(self.topic, self.partition)
+        if offset is None:
             return
-        from kafka.structs import OffsetAndMetadata
-
-        consumer = self.config.consumer()
+        offset = max(offset, self.config.floor(self.topic, self.partition))
         try:
-            tp = TopicPartition(self.topic, self.partition)
-            offset = max(self.offset, self.config.floor(self.topic, self.partition))
-            consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+            _commit(self.config, self.topic, self.partition, offset)
         except Exception:  # noqa: BLE001 - a failed commit only means re-reading, never loss
             log.warning("offset commit for %s[%d]@%d failed; records may be read again",
-                        self.topic, self.partition, self.offset, exc_info=True)
-        finally:
-            consumer.close()
+                        self.topic, self.partition, offset, exc_info=True)
+            with _committers_lock:
+                stale = _committers.pop((self.config.bootstrap_servers, self.config.group_id), None)
+            if stale is not None:
+                stale.close()
 
 
 class ReadFromKafka(beam.PTransform):

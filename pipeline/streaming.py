@@ -19,39 +19,62 @@ from apache_beam.metrics import Metrics
 from nkru.settings import Settings
 from pipeline.graph import GraphConfig, build_graph
 from pipeline.io import ReadArticlesFromKafka, WriteToKafkaFn, parse_position, position, record_key
-from pipeline.kafka_source import KafkaReadConfig
+from pipeline.kafka_source import KafkaReadConfig, close_committers
 from pipeline.runners import runner_options
-from pipeline import telemetry
-from pipeline.stages import DEAD
+from pipeline import ledger, telemetry
+from pipeline.stages import DEAD, mentions_of
 from schemas.records import Alert, DeadLetter
 from schemas import topics as T
 
 log = logging.getLogger(__name__)
 
 
-class WriteOnceFn(WriteToKafkaFn):
-    """Per-article records → `topic`, except those whose raw-topic position is below the frontier.
+class WritePerArticleFn(WriteToKafkaFn):
+    """Per-article records → their topic(s), then report each raw position as finished (pipeline/ledger.py).
 
-    The frontier is the group's committed offsets when the job started: everything below it was fully
-    written by an earlier run, so re-reading it (to rebuild state) writes nothing twice.
+    Records whose raw-topic position is below the frontier (the group's committed offsets when the job
+    started) were fully written by an earlier run and are skipped: a job that re-reads its retained input
+    to rebuild state writes nothing twice. `extra` derives more records for other topics from one record
+    (an enriched article's event mentions), so that an article's outputs are flushed together.
     """
 
-    def __init__(self, kafka_settings, topic, frontier: dict[tuple[str, int], int], position_of):
+    def __init__(self, kafka_settings, topic, frontier: dict[tuple[str, int], int], position_of,
+                 extra_topic=None, extra=None):
         super().__init__(kafka_settings, topic)
         self.frontier = frontier
         self.position_of = position_of
+        self.extra_topic = extra_topic
+        self.extra = extra
+        self.pending: list[str] = []
         self.suppressed = Metrics.counter("sink", f"{topic.name}.already_written")
 
     def process(self, record):
-        where = parse_position(self.position_of(record))
+        from connectors.kafka_io import headers_for
+
+        pos = self.position_of(record)
+        where = parse_position(pos)
         if where is not None and where[2] < self.frontier.get((where[0], where[1]), 0):
             self.suppressed.inc()
             telemetry.SUPPRESSED.labels(self.topic.name).inc()
+            ledger.finished_position(pos)
             return
         super().process(record)
         telemetry.WRITTEN.labels(self.topic.name).inc()
         if isinstance(record, DeadLetter):
             telemetry.DEAD_LETTERS.labels(record.stage).inc()
+        if self.extra is not None:
+            for derived in self.extra(record):
+                self.producer.send(self.extra_topic.name, key=record_key(derived, self.extra_topic.key).encode(),
+                                   value=self.extra_topic.encode(derived), headers=headers_for(self.extra_topic))
+                telemetry.WRITTEN.labels(self.extra_topic.name).inc()
+        if pos:
+            self.pending.append(pos)
+
+    def finish_bundle(self):
+        super().finish_bundle()  # flush: everything sent in this bundle is acknowledged (acks=all)
+        for pos in self.pending:
+            ledger.finished_position(pos)
+        self.pending = []
 
 
 class WriteRevisionsOnceFn(WriteToKafkaFn):
@@ -151,29 +174,25 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, settings: Settings, config
     read_config = KafkaReadConfig(
         bootstrap_servers=kafka.bootstrap_servers, topics=(raw,), group_id=settings.process.group_id,
         start_at="earliest" if rebuild else settings.process.start_at, client_options=kafka.client_options(),
-        commit_floor=tuple((t, p, o) for (t, p), o in sorted(frontier.items())))
+        commit_floor=tuple((t, p, o) for (t, p), o in sorted(frontier.items())),
+        commit_mode="ledger" if settings.process.runner == "prism" else "finalize")
     if frontier:
         log.info("rebuilding state from the retained raw topic; writing only past offsets %s", frontier)
     read = pipeline | "ReadRawArticles" >> ReadArticlesFromKafka(read_config)
     out = build_graph(read.articles, config, upstream_dead=[read[DEAD]])
-    out.enriched | "WriteEnriched" >> beam.ParDo(WriteOnceFn(
-        kafka, T.topic(T.ENRICHED, prefix), frontier, _enriched_position))
-    out.mentions | "WriteMentions" >> beam.ParDo(WriteOnceFn(
-        kafka, T.topic(T.MENTIONS, prefix), frontier, _mention_position))
+    out.enriched | "WriteEnriched" >> beam.ParDo(WritePerArticleFn(
+        kafka, T.topic(T.ENRICHED, prefix), frontier, _enriched_position,
+        extra_topic=T.topic(T.MENTIONS, prefix), extra=mentions_of))
     out.events | "WriteEvents" >> beam.ParDo(WriteRevisionsOnceFn(kafka, T.topic(T.CANONICAL, prefix)))
     out.alerts | "WriteAlerts" >> beam.ParDo(
         WriteRevisionsOnceFn(kafka, T.topic(T.ALERTS, prefix), T.topic(T.ALERTS_HIGH, prefix)))
-    out.dead_letters | "WriteDeadLetters" >> beam.ParDo(WriteOnceFn(
+    out.dead_letters | "WriteDeadLetters" >> beam.ParDo(WritePerArticleFn(
         kafka, T.topic(T.DEAD_LETTERS, prefix), frontier, _dead_letter_position))
     return out
 
 
 def _enriched_position(record):
     return record.article.source_position
-
-
-def _mention_position(record):
-    return record.source_position
 
 
 def _dead_letter_position(record):
@@ -214,3 +233,4 @@ class StreamingJob:
                 self.result.cancel()
             except Exception:  # noqa: BLE001 - cancelling a job that already ended is fine
                 log.debug("cancel after the job ended", exc_info=True)
+            close_committers()
