@@ -315,14 +315,23 @@ def run(settings, sample, feeds, local_kafka, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of readable lines")
 @click.option("--max", "max_alerts", type=int, help="exit after this many alerts")
 @click.option("--timeout", type=float, help="exit after this many seconds without a new alert")
+@click.option("--webhook", help="also POST each alert as JSON to this URL (retries; failures → dead letters)")
 @click.pass_obj
-def alerts(settings, from_beginning, group, severity, event_type, actor, since, as_json, max_alerts, timeout) -> None:
+def alerts(settings, from_beginning, group, severity, event_type, actor, since, as_json, max_alerts, timeout,
+           webhook) -> None:
     """Follow the alert topic and print alerts as they arrive."""
     from nkru.subscribe import AlertFilter, follow_alerts
+    from nkru.webhook import WebhookSink, kafka_dead_letter_writer
 
     filt = AlertFilter.build(severity=severity, types=event_type, actors=actor, since=since)
+    sink = None
+    if webhook:
+        try:
+            sink = WebhookSink(webhook, dead_letter=kafka_dead_letter_writer(settings.kafka))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--webhook") from None
     follow_alerts(settings, filt, from_beginning=from_beginning, group=group, as_json=as_json,
-                  max_alerts=max_alerts, idle_timeout=timeout)
+                  max_alerts=max_alerts, idle_timeout=timeout, webhook=sink)
 
 
 def _register_connector_commands() -> None:

@@ -54,7 +54,7 @@ def format_alert(alert: Alert, colour: bool) -> str:
 
 def follow_alerts(settings, filt: AlertFilter, from_beginning: bool = False, group: str | None = None,
                   as_json: bool = False, max_alerts: int | None = None, idle_timeout: float | None = None,
-                  out=None, stop=None) -> int:
+                  out=None, stop=None, webhook=None) -> int:
     """Print alerts as they arrive; return how many were printed.
 
     Stops at `max_alerts`, after `idle_timeout` seconds without an alert, or when the `stop` event is set.
@@ -83,6 +83,8 @@ def follow_alerts(settings, filt: AlertFilter, from_beginning: bool = False, gro
                         continue
                     if not filt.accepts(alert):
                         continue
+                    if webhook is not None:
+                        webhook.deliver(alert)
                     out.write((alert.model_dump_json() if as_json else format_alert(alert, colour)) + "\n")
                     out.flush()
                     printed += 1

@@ -143,7 +143,18 @@ class QuantityClaims:
 
     quantity: str
     series: list[ClaimSeries]
-    uncharted: list[tuple[Claim, str]]  # (claim, why)
+    uncharted: list[tuple[Claim, str, datetime | None]]  # (claim, why, when)
+
+    @property
+    def figureless_sources(self) -> list[str]:
+        """Sources that spoke (a denial, a vague word) without a figure but with a date: marked on the axis."""
+        charted = {s.source for s in self.series}
+        out: list[str] = []
+        for claim, why, at in self.uncharted:
+            name = claim.source or UNATTRIBUTED
+            if why == "no figure" and at is not None and name not in charted and name not in out:
+                out.append(name)
+        return out
 
 
 def claims_by_quantity(event: CanonicalEvent) -> list[QuantityClaims]:
@@ -156,10 +167,10 @@ def claims_by_quantity(event: CanonicalEvent) -> list[QuantityClaims]:
         at = claim.at or (ref.published if ref else None)
         low, high = claim.low, claim.high
         if low is None and high is None:
-            group.uncharted.append((claim, "no figure"))
+            group.uncharted.append((claim, "no figure", at))
             continue
         if at is None:
-            group.uncharted.append((claim, "no date"))
+            group.uncharted.append((claim, "no date", None))
             continue
         low = high if low is None else low
         high = low if high is None else high
