@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -334,14 +333,12 @@ def alerts(settings, from_beginning, group, severity, event_type, actor, since, 
                   max_alerts=max_alerts, idle_timeout=timeout, webhook=sink)
 
 
-def _register_connector_commands() -> None:
-    try:
-        from connectors.feeds.cli import feeds, ingest
-    except ImportError:  # the connectors' CLI is optional while it is being built
-        logging.getLogger(__name__).debug("connector commands unavailable", exc_info=True)
-        return
-    main.add_command(feeds)
-    main.add_command(ingest)
+def _register_commands() -> None:
+    from connectors.feeds.cli import feeds, ingest
+    from nkru.web.cli import report, serve
+
+    for command in (feeds, ingest, serve, report):
+        main.add_command(command)
 
 
-_register_connector_commands()
+_register_commands()

@@ -4,7 +4,7 @@ event page with its claims chart; CSS, JS and SVG inline, no network needed to o
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nkru.web import render, views
@@ -37,7 +37,7 @@ def write_report(from_dir: Path, out: Path, as_of: datetime | None = None, title
     store = Store()
     load_replay_dir(from_dir, store)
     snap = store.snapshot()
-    when = as_of or default_as_of(snap) or datetime.now(timezone.utc)
+    when = as_of or default_as_of(snap) or datetime.now(UTC)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(build_report(snap, when, title, source=str(from_dir)), encoding="utf-8")
     return snap

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,13 +45,17 @@ class Notifier:
         self.closed = True
         self._fire()
 
+    def close_threadsafe(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.close)
+
     async def wait(self, timeout: float) -> bool:
         """True when a change came within `timeout` seconds."""
         changed = self._changed
         try:
             await asyncio.wait_for(changed.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
 
@@ -61,7 +65,7 @@ def create_app(store: Store, as_of: datetime | None = None, live: bool = False,
     state: dict[str, Notifier] = {}
 
     def site() -> Site:
-        return Site(as_of=as_of or datetime.now(timezone.utc), live=live)
+        return Site(as_of=as_of or datetime.now(UTC), live=live)
 
     def page(template: str, name: str, snap, status_code: int = 200, **context) -> HTMLResponse:
         html = render.render(template, site(), page=name, **render.page_context(snap, site()), **context)
@@ -112,10 +116,17 @@ def create_app(store: Store, as_of: datetime | None = None, live: bool = False,
             if on_stop:
                 on_stop()
 
+    def close_streams() -> None:
+        """End every open /stream response (call when the server begins to shut down)."""
+        if "notifier" in state:
+            state["notifier"].close_threadsafe()
+
     routes = [Route("/", alerts_page), Route("/events", events_page), Route("/map", map_page),
               Route("/events/{event_id:path}", event_page), Route("/stream", stream), Route("/healthz", health),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.close_streams = close_streams
+    return app
 
 
 def _after(request: Request) -> int:
@@ -146,7 +157,7 @@ def update_message(store: Store, update: Update) -> str | None:
         return None
     event = store.event(alert.event_id)
     row = views.alert_row(alert, {event.event_id: event} if event else {})
-    html = render.alert_item_html(row, Site(as_of=datetime.now(timezone.utc), live=True))
+    html = render.alert_item_html(row, Site(as_of=datetime.now(UTC), live=True))
     return sse("alert", {"alert_id": alert.alert_id, "summary": alert.summary, "html": html}, update.seq)
 
 

@@ -5,8 +5,8 @@ page and the static report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from markupsafe import Markup
 
@@ -117,9 +117,9 @@ def _series(series, index: int, x: Linear, y: Linear, end: float, quantity: str)
         marks.append(el("g", {"class_": "claim-point", "data_source": p.source, "data_at": p.at.isoformat(),
                               "data_low": p.low, "data_high": p.high, "data_modality": p.claim.modality},
                          el("title", {}, text), marker(shape, xs[i], y(p.mid), 5.0, colour)))
-        near_edge = xs[i] > x.r1 - 90
-        labels.append(el("text", {"class_": "point-label", "x": xs[i] - 7 if near_edge else xs[i] + 7,
-                                  "y": y(p.high) - 6, "fill": colour, "text_anchor": "end" if near_edge else None},
+        crowded = xs[i] > x.r1 - 90 or (i + 1 < len(pts) and xs[i + 1] - xs[i] < 60)  # right edge, or a close step
+        labels.append(el("text", {"class_": "point-label", "x": xs[i] - 7 if crowded else xs[i] + 7,
+                                  "y": y(p.high) - 6, "fill": colour, "text_anchor": "end" if crowded else None},
                          fmt_range(p.low, p.high)))
     path += f"H{xs[-1]:.1f}"
     line = el("path", {"class_": "step", "d": path, "stroke": colour, "fill": "none"})

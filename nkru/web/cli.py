@@ -52,11 +52,10 @@ def _is_loopback(host: str) -> bool:
                               "latest time]")
 def serve(from_dir: Path | None, live: bool | None, host: str, port: int, as_of: str | None) -> None:
     """Serve the analyst's view: live alerts, timeline, map and event pages with claims charts."""
-    import uvicorn
-
     from nkru.report import default_as_of
     from nkru.web.app import create_app
     from nkru.web.io import ReplayDirError, TopicFollower, load_replay_dir
+    from nkru.web.server import run_server
     from nkru.web.store import Store
 
     settings = _settings()
@@ -80,7 +79,7 @@ def serve(from_dir: Path | None, live: bool | None, host: str, port: int, as_of:
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}, reachable from other machines; the page has no login", err=True)
     click.echo(f"serving on http://{host}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    run_server(app, host, port)
 
 
 @click.command()

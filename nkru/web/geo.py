@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import yaml
 from markupsafe import Markup
@@ -27,7 +28,7 @@ class Shape(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
     country: str | None = None
-    kind: Literal["area", "line"]
+    kind: Literal["area", "line", "water"]
     points: list[tuple[float, float]]
 
 
@@ -133,7 +134,7 @@ def group_places(events: list[CanonicalEvent]) -> tuple[list[Place], list[Place]
         else:
             key = _slug(f"{loc.name}-{loc.lat:.2f}-{loc.lon:.2f}")
             placed.setdefault(key, Place(key, loc.name, loc.country, loc.precision, loc.lat, loc.lon)).events.append(event)
-    by_mentions = lambda p: (-p.mentions, p.name)  # noqa: E731
+    by_mentions = lambda p: (-p.mentions, p.name)
     return sorted(placed.values(), key=by_mentions), sorted(countries.values(), key=by_mentions), unplaced
 
 
@@ -141,7 +142,8 @@ def map_view(events: list[CanonicalEvent], place_href: Callable[[Place], str], b
     basemap = basemap or load_basemap()
     placed, country_level, unplaced = group_places(events)
     hatched = {p.country: p for p in country_level if p.country}
-    panels, drawn = [], set()
+    panels: list[tuple[Panel, Markup]] = []
+    drawn: set[str] = set()
     for panel in basemap.panels:
         inside = [p for p in placed if panel.contains(p.lon, p.lat) and p.key not in drawn]  # type: ignore[arg-type]
         drawn.update(p.key for p in inside)
@@ -163,9 +165,13 @@ def panel_svg(panel: Panel, places: list[Place], hatched: dict[str, Place],
               el("pattern", {"id": hatch, "width": 6, "height": 6, "patternUnits": "userSpaceOnUse",
                              "patternTransform": "rotate(45)"},
                  el("line", {"x1": 0, "y1": 0, "x2": 0, "y2": 6, "class_": "hatch-line"})))
-    body = [el("rect", {"class_": "sea", "x": 0, "y": 0, "width": width, "height": height}), _graticule(panel)]
+    body = [el("rect", {"class_": "background", "x": 0, "y": 0, "width": width, "height": height})]
+    body += [el("polygon", {"class_": "sea", "points": _points(panel, s.points)}) for s in panel.shapes
+             if s.kind == "water"]
+    body.append(_graticule(panel))
     for shape in panel.shapes:
-        body.append(_shape(panel, shape, hatched.get(shape.country or ""), hatch))
+        if shape.kind != "water":
+            body.append(_shape(panel, shape, hatched.get(shape.country or ""), hatch))
     for lab in panel.labels:
         x, y = panel.project(lab.lon, lab.lat)
         body.append(el("text", {"class_": f"map-label {lab.kind}", "x": x, "y": y, "text_anchor": "middle"}, lab.text))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -113,7 +113,7 @@ def time_ticks(start: datetime, end: datetime, max_ticks: int = 7) -> list[tuple
     span_days = (end - start).total_seconds() / 86400
     if span_days <= 45:
         step = next(s for s in (1, 2, 3, 7, 14, 21) if span_days / s <= max_ticks)
-        tick = datetime(start.year, start.month, start.day, tzinfo=timezone.utc) + timedelta(days=1)
+        tick = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=1)
         out = []
         while tick <= end:
             out.append((tick, tick.strftime("%-d %b")))
@@ -121,7 +121,7 @@ def time_ticks(start: datetime, end: datetime, max_ticks: int = 7) -> list[tuple
         return out
     months = span_days / 30.44
     step_m = next((s for s in (1, 2, 3, 6, 12, 24) if months / s <= max_ticks), 60)
-    tick = _add_months(datetime(start.year, start.month, 1, tzinfo=timezone.utc), 1)
+    tick = _add_months(datetime(start.year, start.month, 1, tzinfo=UTC), 1)
     while (tick.month - 1) % step_m and step_m <= 12:
         tick = _add_months(tick, 1)
     out = []
@@ -131,8 +131,8 @@ def time_ticks(start: datetime, end: datetime, max_ticks: int = 7) -> list[tuple
     return out
 
 
-def fmt_int(value: float | int | None) -> str:
-    return "?" if value is None else f"{int(round(value)):,}"
+def fmt_int(value: float | None) -> str:
+    return "?" if value is None else f"{round(value):,}"
 
 
 def fmt_range(low: int | None, high: int | None) -> str:

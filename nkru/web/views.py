@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import get_args
 
-from schemas.records import Alert, CanonicalEvent, Claim, EventType, MentionRef, Modality, parse_timestamp
 from nkru.web.svg import fmt_range
+from schemas.records import Alert, CanonicalEvent, Claim, EventType, MentionRef, Modality, parse_timestamp
 
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 MODALITIES: tuple[str, ...] = get_args(Modality)
@@ -172,8 +172,9 @@ def claims_by_quantity(event: CanonicalEvent) -> list[QuantityClaims]:
         if at is None:
             group.uncharted.append((claim, "no date", None))
             continue
-        low = high if low is None else low
-        high = low if high is None else high
+        bound = low if low is not None else high  # one open end ("more than 20,000") is charted at its bound
+        assert bound is not None
+        low, high = (bound if low is None else low), (bound if high is None else high)
         source = claim.source or UNATTRIBUTED
         series = next((s for s in group.series if s.source == source), None)
         if series is None:
