@@ -127,6 +127,7 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
     import time
 
     from connectors.feeds.poller import Poller
+    from connectors.feeds.cli import registry_path
     from connectors.feeds.registry import load_registry
     from connectors.publisher import KafkaPublisher
     from nkru.sample import sample_registry, serve_sample
@@ -150,7 +151,7 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
                 registry = sample_registry(base_url)
                 click.echo(f"serving {len(registry.feeds)} sample feeds at {base_url}", err=True)
             else:
-                registry = load_registry(feeds or settings.feeds)
+                registry = load_registry(registry_path(settings, feeds))
             job = start_job(settings, [])
             observer = start_observability(settings, job, stop)
             publisher = KafkaPublisher.from_settings(settings)
@@ -163,6 +164,7 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
             printer.start()
             wait_until(stop, job)
             poll_thread.join(timeout=30)
+            poller.close()
             publisher.close()
             printer.join(timeout=5)
         finally:
