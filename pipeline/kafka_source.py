@@ -22,12 +22,14 @@ from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
+from kafka.errors import KafkaError
 
 from pipeline import ledger
 
 log = logging.getLogger(__name__)
 
 END_OF_TIME = sys.maxsize
+OUTAGE_RETRY_MS = 2_000
 
 
 class KafkaRecord(NamedTuple):
@@ -200,10 +202,20 @@ class ReadPartitionFn(beam.DoFn):
         config = element.config
         tp = TopicPartition(element.topic, element.partition)
         rng = tracker.current_restriction()
-        consumer = self._consumer_for(tp, config)
-        if consumer.position(tp) != rng.start:
-            consumer.seek(tp, rng.start)
-        batch = consumer.poll(timeout_ms=config.poll_timeout_ms).get(tp, [])
+        try:
+            consumer = self._consumer_for(tp, config)
+            if consumer.position(tp) != rng.start:
+                consumer.seek(tp, rng.start)
+            batch = consumer.poll(timeout_ms=config.poll_timeout_ms).get(tp, [])
+        except KafkaError as exc:
+            # the broker is unreachable: claim nothing, keep the watermark, try again shortly
+            log.warning("reading %s[%d] failed (%s); retrying", tp.topic, tp.partition, exc)
+            stale = self._consumers.pop(tp, None)
+            if stale is not None:
+                stale.close()
+            finalizer.register(_CommitOffset(config, tp.topic, tp.partition, None))
+            tracker.defer_remainder(Duration(micros=OUTAGE_RETRY_MS * 1000))
+            return
         last_claimed = None
         for rec in batch:
             if rec.offset < rng.start:

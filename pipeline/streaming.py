@@ -18,7 +18,7 @@ from apache_beam.metrics import Metrics
 
 from nkru.settings import Settings
 from pipeline.graph import GraphConfig, build_graph
-from pipeline.io import ReadArticlesFromKafka, WriteToKafkaFn, parse_position, position, record_key
+from pipeline.io import ReadArticlesFromKafka, parse_position, position, record_key
 from pipeline.kafka_source import KafkaReadConfig, close_committers
 from pipeline.runners import runner_options
 from pipeline import ledger, telemetry
@@ -29,7 +29,71 @@ from schemas import topics as T
 log = logging.getLogger(__name__)
 
 
-class WritePerArticleFn(WriteToKafkaFn):
+OUTAGE_PATIENCE_MS = 30 * 60 * 1000  # how long a sink waits through a broker outage before the job fails
+
+
+class KafkaSinkFn(beam.DoFn):
+    """Records → `topic`, keyed by the topic's key; durable before the bundle completes.
+
+    Through a broker outage the sink waits (sends block, deliveries retry) for up to OUTAGE_PATIENCE_MS,
+    so the job pauses and resumes instead of failing; a record that still cannot be delivered fails the
+    bundle (and so the job) rather than being dropped: every send's result is checked.
+    """
+
+    def __init__(self, kafka_settings, topic):
+        self.kafka_settings = kafka_settings
+        self.topic = topic
+        self.producer = None
+        self.futures: list = []
+
+    def setup(self):
+        from connectors.kafka_io import make_producer
+
+        self.producer = _retrying(lambda: make_producer(
+            self.kafka_settings, client_id=f"nkru-sink-{self.topic.name}", max_block_ms=OUTAGE_PATIENCE_MS,
+            delivery_timeout_ms=OUTAGE_PATIENCE_MS, request_timeout_ms=30_000), f"connect sink {self.topic.name}")
+
+    def send(self, topic, record):
+        from connectors.kafka_io import headers_for
+
+        key = record_key(record, topic.key).encode("utf-8")
+        self.futures.append(self.producer.send(topic.name, key=key, value=topic.encode(record),
+                                               headers=headers_for(topic)))
+
+    def process(self, record):
+        self.send(self.topic, record)
+
+    def finish_bundle(self):
+        self.producer.flush()
+        failed = [f.exception for f in self.futures if f.failed()]
+        self.futures = []
+        if failed:
+            raise RuntimeError(f"{len(failed)} record(s) could not be written to {self.topic.name}: {failed[0]}")
+
+    def teardown(self):
+        if self.producer is not None:
+            self.producer.close()
+
+
+def _retrying(action, what: str, patience_s: float = OUTAGE_PATIENCE_MS / 1000):
+    """Run `action` until it succeeds, backing off on Kafka being unreachable, for up to `patience_s`."""
+    from connectors.kafka_io import KafkaUnavailable
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + patience_s
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except (KafkaUnavailable, KafkaError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s: Kafka unreachable (%s); retrying in %.1fs", what, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
+class WritePerArticleFn(KafkaSinkFn):
     """Per-article records → their topic(s), then report each raw position as finished (pipeline/ledger.py).
 
     Records whose raw-topic position is below the frontier (the group's committed offsets when the job
@@ -49,8 +113,6 @@ class WritePerArticleFn(WriteToKafkaFn):
         self.suppressed = Metrics.counter("sink", f"{topic.name}.already_written")
 
     def process(self, record):
-        from connectors.kafka_io import headers_for
-
         pos = self.position_of(record)
         where = parse_position(pos)
         if where is not None and where[2] < self.frontier.get((where[0], where[1]), 0):
@@ -58,14 +120,13 @@ class WritePerArticleFn(WriteToKafkaFn):
             telemetry.SUPPRESSED.labels(self.topic.name).inc()
             ledger.finished_position(pos)
             return
-        super().process(record)
+        self.send(self.topic, record)
         telemetry.WRITTEN.labels(self.topic.name).inc()
         if isinstance(record, DeadLetter):
             telemetry.DEAD_LETTERS.labels(record.stage).inc()
         if self.extra is not None:
             for derived in self.extra(record):
-                self.producer.send(self.extra_topic.name, key=record_key(derived, self.extra_topic.key).encode(),
-                                   value=self.extra_topic.encode(derived), headers=headers_for(self.extra_topic))
+                self.send(self.extra_topic, derived)
                 telemetry.WRITTEN.labels(self.extra_topic.name).inc()
         if pos:
             self.pending.append(pos)
@@ -77,7 +138,7 @@ class WritePerArticleFn(WriteToKafkaFn):
         self.pending = []
 
 
-class WriteRevisionsOnceFn(WriteToKafkaFn):
+class WriteRevisionsOnceFn(KafkaSinkFn):
     """Keyed revisions (canonical events, alerts) → `topic`, never a (key, revision) the topic already holds.
 
     The keys on the topic are read when the sink starts; alerts of high severity also go to `high_topic`.
@@ -93,7 +154,8 @@ class WriteRevisionsOnceFn(WriteToKafkaFn):
 
     def setup(self):
         super().setup()
-        self.sent = existing_revisions(self.kafka_settings, self.topic.name)
+        self.sent = _retrying(lambda: existing_revisions(self.kafka_settings, self.topic.name),
+                              f"read {self.topic.name}")
 
     def process(self, record, timestamp=beam.DoFn.TimestampParam):
         key = (record_key(record, self.topic.key), record.revision)
@@ -102,17 +164,14 @@ class WriteRevisionsOnceFn(WriteToKafkaFn):
             telemetry.SUPPRESSED.labels(self.topic.name).inc()
             return
         self.sent.add(key)
-        super().process(record)
+        self.send(self.topic, record)
         telemetry.WRITTEN.labels(self.topic.name).inc()
+        if self.high_topic is not None and getattr(record, "severity", None) == "high":
+            self.send(self.high_topic, record)
         if isinstance(record, Alert):
             telemetry.ALERTS.labels(record.kind, record.severity).inc()
             # element timestamps are the raw records' Kafka timestamps, carried through the stages
             telemetry.LATENCY.observe(max(0.0, time.time() - float(timestamp)))
-        if self.high_topic is not None and getattr(record, "severity", None) == "high":
-            from connectors.kafka_io import headers_for
-
-            self.producer.send(self.high_topic.name, key=key[0].encode(), value=self.high_topic.encode(record),
-                               headers=headers_for(self.high_topic))
         self.written.inc()
 
 
