@@ -79,7 +79,7 @@ def ensure_topics(kafka: KafkaSettings, names: Iterable[str] | None = None, time
         created = []
         for t in missing:
             configs = {"cleanup.policy": "compact" if t.compacted else "delete",
-                       "retention.ms": str(t.retention_ms)}
+                       "retention.ms": str(t.retention_ms), **dict(t.configs)}
             try:
                 admin.create_topics([NewTopic(t.name, kafka.partitions, kafka.replication_factor,
                                               topic_configs=configs)])

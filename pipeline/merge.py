@@ -1,28 +1,59 @@
-"""Event merging: EventMention → CanonicalEvent revisions.
+"""Event merging: EventMention → CanonicalEvent, one new revision per mention taken in. Nothing goes to dead
+letters (every mention joins or opens an event).
 
-Skeleton: one canonical event per (article cluster, event type), revision 1. Real merging is issue 5.
+Two ordered folds (`OrderedFoldFn`: each key's values in the fixed order (element timestamp, article time,
+article id, position), so bundle boundaries, arrival order and runner change nothing):
+
+1. `AssignStories` — one key: an article's mentions (they share its element timestamp, so one flush holds
+   them all) are gathered, the article joins a story and each mention an event of that story
+   (`pipeline.merge_story`; compatibility in `pipeline.merge_match`). Its state is only the `EventView`s
+   and evidence terms of the stories of the last `horizon_days` (21) of article time, no texts.
+   One key keeps the decision global (a story may hold any event type); at the volume of this beat
+   (hundreds of relevant articles a day) one worker is ample.
+2. `BuildEvents` — keyed by event id, folded inside `event_shards` hash shards (`ShardedStep`): an event's
+   mentions in order → a `CanonicalEvent` per mention (`pipeline.merge_build`). The mentions themselves are
+   kept here, dropped 22 days of article time after an event's latest report, when its story takes no more.
+
+Merging is not made order-independent because it cannot be: a stream must publish revision r before it sees
+the mention of revision r + 1; fixing the order is what makes the published sequence reproducible.
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.stages import stable_id
-from schemas.records import CanonicalEvent, EventMention, MentionRef
+from pipeline.merge_build import BuildStep, last_report
+from pipeline.merge_match import DAY, MergeSettings
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFoldFn, ShardedStep, shard_of
+from pipeline.merge_story import AssignStep, Placed
+from schemas.records import EventMention
+
+STORY_KEY = "stories"
+EVENT_SHARDS = 64
 
 
-def canonical_from_mention(m: EventMention) -> CanonicalEvent:
-    e = m.event
-    return CanonicalEvent(
-        event_id=stable_id(e.type, m.cluster_id or m.article_id), type=e.type, revision=1,
-        first_seen=m.published, last_seen=m.published, actors=e.actors, location=e.location,
-        quantities=e.quantities, event_date=e.event_date, modality=e.modality,
-        mentions=[MentionRef(article_id=m.article_id, url=m.url, outlet=m.outlet, published=m.published,
-                             modality=e.modality, source_of_claim=e.source_of_claim, quantities=e.quantities,
-                             evidence=e.evidence, cluster_id=m.cluster_id)],
-        independent_sources=1, claims=[], ontology_version=m.ontology_version)
+def _by_event(placed: Placed):
+    return placed.event_id, placed
 
 
 class MergeEvents(beam.PTransform):
+    """EventMention → CanonicalEvent (each new revision)."""
+
+    def __init__(self, settings: MergeSettings | None = None, tick_micros: int = DEFAULT_TICK_MICROS,
+                 event_shards: int = EVENT_SHARDS):
+        super().__init__()
+        self.settings = settings or MergeSettings()
+        self.tick_micros = tick_micros
+        self.event_shards = event_shards
+
     def expand(self, mentions):
-        return mentions | "ToCanonical" >> beam.Map(canonical_from_mention)
+        tick, shards = self.tick_micros, self.event_shards
+        build = ShardedStep(BuildStep(), _by_event, last_report, (self.settings.horizon_days + 1) * DAY)
+        return (
+            mentions
+            | "OneKey" >> beam.Map(lambda m: (STORY_KEY, m)).with_output_types(tuple[str, EventMention])
+            | "AssignStories" >> beam.ParDo(OrderedFoldFn(AssignStep(self.settings), tick))
+            | "KeyByEvent" >> beam.Map(lambda p: (shard_of(p.event_id, shards, "v"), p))
+            .with_output_types(tuple[str, Placed])
+            | "BuildEvents" >> beam.ParDo(OrderedFoldFn(build, tick))
+        )

@@ -1,7 +1,11 @@
-"""`nkru replay`: the same graph, bounded, over archived input → DIR/{articles,events,alerts,dead_letters}.jsonl
-and DIR/summary.json (counts in and out of each stage).
+"""`nkru replay`: archived input through the same graph, bounded → DIR/{articles,events,alerts,dead_letters}.jsonl
+and DIR/summary.json (every file, item and article accounted for; counts in and out of each stage).
 
-Outputs are sorted by their keys, so re-running a replay over the same input gives identical files.
+Sources (`pipeline.sources`): directory trees or files of raw feed documents (RSS/Atom/RDF/JSON Feed; fetch
+time from a YYYYMMDDTHHMMSSZ stamp in the file name, else the mtime), JSON exports of parsed entries,
+JSONL articles and WARC files. Each article id is processed once (its earliest snapshot), optionally only
+within an event-time range. Outputs are sorted, so a re-run over the same input gives identical files.
+For rehearsals into Kafka see `pipeline.replay_kafka`.
 """
 
 from __future__ import annotations
@@ -10,83 +14,69 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.graph import GraphConfig, build_graph
-from pipeline.io import (
-    ReadArticlesJsonl,
-    ReadFeedDocuments,
-    WriteJsonl,
-    fetch_time_of,
-    list_documents,
-    merge_shards,
-)
+from pipeline.io import WriteJsonl
+from pipeline.replay_progress import ReplayProgress, counter_totals, follow, show_progress
+from pipeline.replay_summary import OUTPUTS, finish_outputs, replay_summary
+from pipeline.replay_transforms import CollapseAndFilter, ReadArchive
 from pipeline.runners import runner_options
+from pipeline.sources import Inventory, SourceError, discover
 from pipeline.stages import DEAD
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("articles", "events", "alerts", "dead_letters")
+__all__ = ["OUTPUTS", "ReplayError", "ReplayOptions", "run_replay"]
 
 
 class ReplayError(ValueError):
     """The replay's input or output location is unusable; the message says which and why."""
 
 
-@dataclass
-class Sources:
-    jsonl: list[str]
-    documents: list[tuple[str, str]]  # (path, fetch time ISO)
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How to replay: the event-time range [since, until) and whether to show progress (None: on a terminal)."""
 
-    @property
-    def empty(self) -> bool:
-        return not self.jsonl and not self.documents
+    since: datetime | None = None
+    until: datetime | None = None
+    progress: bool | None = None
+    progress_stream: IO | None = None
 
-
-def classify_sources(paths: list[Path]) -> Sources:
-    """Split the arguments into JSONL article files and raw feed documents (files or directory trees)."""
-    jsonl, documents = [], []
-    for path in paths:
-        if not path.exists():
-            raise ReplayError(f"replay source {path} does not exist")
-        if path.is_file() and path.suffix == ".jsonl":
-            jsonl.append(str(path))
-            continue
-        for doc in list_documents(path):
-            if doc.suffix == ".jsonl":
-                jsonl.append(str(doc))
-            else:
-                documents.append((str(doc), fetch_time_of(doc).isoformat()))
-    return Sources(jsonl=jsonl, documents=documents)
+    def __post_init__(self):
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ReplayError(f"--{name} must be timezone-aware (naive datetimes are bugs)")
+        if self.since and self.until and self.since >= self.until:
+            raise ReplayError(f"--since {self.since.isoformat()} is not before --until {self.until.isoformat()}")
 
 
-def _event_sort_key(row: dict):
-    return (row["event_id"], row["revision"])
+def take_inventory(paths: list[Path]) -> Inventory:
+    try:
+        inventory = discover([Path(p) for p in paths])
+    except SourceError as exc:
+        raise ReplayError(str(exc)) from None
+    if inventory.empty:
+        raise ReplayError("no input found in " + ", ".join(str(p) for p in paths))
+    return inventory
 
 
-SORT_KEYS = {
-    "articles": lambda r: (r["article"]["id"],),
-    "events": _event_sort_key,
-    "alerts": lambda r: (r["event_id"], r["revision"], r["alert_id"]),
-    "dead_letters": lambda r: (r["stage"], r.get("payload_ref") or "", r.get("reason") or "", r.get("error") or ""),
-}
+def read_sources(pipeline: beam.Pipeline, inventory: Inventory, options: ReplayOptions):
+    """The archive's articles (each id once, in range) and the sources' dead letters."""
+    read = pipeline | "ReadArchive" >> ReadArchive(inventory.units())
+    articles = read.articles | "CollapseRepeats" >> CollapseAndFilter(options.since, options.until)
+    return articles, [read[DEAD]]
 
 
-def build_replay_pipeline(pipeline: beam.Pipeline, sources: Sources, config: GraphConfig, parts: Path):
-    articles, dead = [], []
-    if sources.jsonl:
-        read = pipeline | "ReadJsonl" >> ReadArticlesJsonl(sources.jsonl)
-        articles.append(read.articles)
-        dead.append(read[DEAD])
-    if sources.documents:
-        read = pipeline | "ReadDocuments" >> ReadFeedDocuments(sources.documents)
-        articles.append(read.articles)
-        dead.append(read[DEAD])
-    merged = tuple(articles) | "AllArticles" >> beam.Flatten()
-    out = build_graph(merged, config, upstream_dead=dead)
+def build_replay_pipeline(pipeline: beam.Pipeline, inventory: Inventory, config: GraphConfig, parts: Path,
+                          options: ReplayOptions):
+    articles, dead = read_sources(pipeline, inventory, options)
+    out = build_graph(articles, config, upstream_dead=dead)
     out.enriched | "WriteArticles" >> WriteJsonl(str(parts / "articles"))
     out.events | "WriteEvents" >> WriteJsonl(str(parts / "events"))
     out.alerts | "WriteAlerts" >> WriteJsonl(str(parts / "alerts"))
@@ -94,91 +84,75 @@ def build_replay_pipeline(pipeline: beam.Pipeline, sources: Sources, config: Gra
     return out
 
 
-def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = None, runner: str = "prism",
-               runner_args: list[str] | None = None) -> dict:
-    """Replay `paths` through the graph into `out_dir`; return the summary written to summary.json."""
-    config = config or GraphConfig()
-    sources = classify_sources(paths)
-    if sources.empty:
-        raise ReplayError("no input found in " + ", ".join(str(p) for p in paths))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parts = out_dir / ".parts"
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir()
-    options = runner_options(runner, streaming=False, extra=runner_args)
-    pipeline = beam.Pipeline(options=options)
-    build_replay_pipeline(pipeline, sources, config, parts)
+def execute(pipeline: beam.Pipeline, inventory: Inventory, options: ReplayOptions,
+            desc: str = "replay") -> tuple[dict[str, int], ReplayProgress]:
+    """Run the job to its end with a progress bar; return its final counters and the (still open) bar."""
+    enabled = show_progress(options.progress, options.progress_stream)
+    progress = ReplayProgress(inventory.total_bytes, len(inventory.files), enabled, options.progress_stream, desc)
     result = pipeline.run()
-    result.wait_until_finish()
-    counts = {name: _finish_output(parts, out_dir, name) for name in OUTPUTS}
-    summary = _summary(sources, counts, out_dir, _metrics(result))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(parts, ignore_errors=True)
-    return summary
+    try:
+        follow(result, progress.update, enabled)
+    except Exception as exc:
+        progress.bar.close()
+        raise ReplayError(f"the replay job failed: {exc}") from exc
+    return final_counters(result), progress
 
 
-def _finish_output(parts: Path, out_dir: Path, name: str) -> int:
-    shards = sorted(parts.glob(f"{name}-*.jsonl"))
-    target = out_dir / f"{name}.jsonl"
-    if name == "events":
-        return _latest_revisions(shards, target)
-    return merge_shards(shards, target, SORT_KEYS[name])
+# The SDK's gRPC calls to the job service time out after --job_server_timeout (60 s), the state stream that
+# `wait_until_finish` reads included (apache/beam#35867): a replay longer than that would fail. A week.
+JOB_SERVER_TIMEOUT = 7 * 24 * 3600
 
 
-def _latest_revisions(shards: list[Path], target: Path) -> int:
-    """events.jsonl holds each canonical event once, at its latest revision."""
-    latest: dict[str, tuple[int, str]] = {}
-    for shard in shards:
-        with open(shard, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                known = latest.get(row["event_id"])
-                if known is None or row["revision"] > known[0]:
-                    latest[row["event_id"]] = (row["revision"], line.rstrip("\n"))
-    with open(target, "w", encoding="utf-8") as out:
-        for event_id in sorted(latest):
-            out.write(latest[event_id][1] + "\n")
-    return len(latest)
+def replay_runner_options(runner: str, runner_args: list[str] | None):
+    args = list(runner_args or [])
+    if not any(a.startswith(("--job_server_timeout", "--job-server-timeout")) for a in args):
+        args.insert(0, f"--job_server_timeout={JOB_SERVER_TIMEOUT}")
+    return runner_options(runner, streaming=False, extra=args)
 
 
-def _metrics(result) -> dict[str, int]:
+def final_counters(result) -> dict[str, int]:
+    from apache_beam.metrics.metric import MetricsFilter
+
     try:
         counters = result.metrics().query(MetricsFilter())["counters"]
     except Exception:  # noqa: BLE001 - a runner without metrics still gets a summary from the files
         log.warning("the runner returned no metrics; summary.json counts come from the output files only")
         return {}
-    totals: dict[str, int] = {}
-    for counter in counters:
-        name = f"{counter.key.metric.namespace}.{counter.key.metric.name}"
-        totals[name] = totals.get(name, 0) + (counter.committed or counter.attempted or 0)
-    return totals
+    return counter_totals(counters, prefer_committed=True)
 
 
-def _summary(sources: Sources, counts: dict[str, int], out_dir: Path, metrics: dict[str, int]) -> dict:
-    dead_by_stage: dict[str, int] = {}
-    with open(out_dir / "dead_letters.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            stage = json.loads(line)["stage"]
-            dead_by_stage[stage] = dead_by_stage.get(stage, 0) + 1
-    relevant = duplicates = 0
-    with open(out_dir / "articles.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            relevant += row["relevant"]
-            duplicates += row.get("duplicate_of") is not None
-    return {
-        "inputs": {"jsonl_files": len(sources.jsonl), "documents": len(sources.documents),
-                   "lines": metrics.get("source.lines"), "entries": metrics.get("source.entries")},
-        "extract": {"articles_in": metrics.get("extract.relevant", 0) + metrics.get("extract.irrelevant", 0),
-                    "relevant": metrics.get("extract.relevant"), "irrelevant": metrics.get("extract.irrelevant"),
-                    "dead_letters": metrics.get("extract.dead_letters", 0)},
-        "dedup": {"exact_duplicates_dropped": metrics.get("dedup.exact_duplicates", 0),
-                  "near_duplicates_marked": duplicates},
-        "outputs": {"articles": counts["articles"], "relevant_articles": relevant, "events": counts["events"],
-                    "alerts": counts["alerts"], "dead_letters": counts["dead_letters"]},
-        "dead_letters_by_stage": dict(sorted(dead_by_stage.items())),
-        "documents": len(sources.documents),
-        "metrics": dict(sorted(metrics.items())),
-    }
+def finish_line(summary: dict, elapsed: float) -> str:
+    items = summary["accounting"]["items"]
+    return (f"replayed {summary['documents']} files, {items} items → {summary['accounting']['into_graph']} "
+            f"articles, {summary['outputs']['events']} events, {summary['outputs']['alerts']} alerts, "
+            f"{summary['outputs']['dead_letters']} dead letters in {elapsed:.1f} s "
+            f"({items / max(elapsed, 1e-9):,.0f} items/s)")
+
+
+def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = None, runner: str = "prism",
+               runner_args: list[str] | None = None, options: ReplayOptions | None = None) -> dict:
+    """Replay `paths` through the graph into `out_dir`; return the summary written to summary.json."""
+    config = config or GraphConfig()
+    options = options or ReplayOptions()
+    inventory = take_inventory(paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = out_dir / ".parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
+    pipeline = beam.Pipeline(options=replay_runner_options(runner, runner_args))
+    build_replay_pipeline(pipeline, inventory, config, parts, options)
+    counters, progress = execute(pipeline, inventory, options)
+    counts, stats = finish_outputs(parts, out_dir)
+    summary = replay_summary(inventory, counters, counts, stats, options.since, options.until)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(parts, ignore_errors=True)
+    line = finish_line(summary, progress.elapsed)
+    progress.finish(counters, line)
+    log.info("%s", line)
+    if not summary["accounting"]["balanced"]:
+        log.error("replay accounting does not balance: %s", summary["accounting"])
+    if summary["accounting"]["missing_in_graph"]:
+        log.error("%d articles went into the graph but came out neither enriched, as exact duplicates nor as "
+                  "extraction dead letters", summary["accounting"]["missing_in_graph"])
+    return summary
+

@@ -28,6 +28,7 @@ class Topic:
     retention_ms: int
     compacted: bool = False
     description: str = ""
+    configs: tuple[tuple[str, str], ...] = ()  # further topic configs nkru sets when it creates the topic
 
     def encode(self, record: BaseModel) -> bytes:
         return record.model_dump_json().encode("utf-8")
@@ -39,8 +40,11 @@ class Topic:
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
+        # LogAppendTime: record timestamps are the broker's append times, increasing per partition, so the
+        # source's watermark (record time, or wall clock once caught up) never overtakes a record to come
         Topic("nkru.articles.raw", RawArticle, "id", 7 * DAY_MS,
-              description="articles as the connectors produced them"),
+              description="articles as the connectors produced them",
+              configs=(("message.timestamp.type", "LogAppendTime"),)),
         Topic("nkru.articles.enriched", EnrichedArticle, "article.id", 30 * DAY_MS,
               description="articles with relevance, events and duplicate marks"),
         Topic("nkru.events.mentions", EventMention, "mention_id", 30 * DAY_MS,
@@ -70,7 +74,8 @@ def topic(name: str, prefix: str = "") -> Topic:
     base = TOPICS[name]
     if not prefix:
         return base
-    return Topic(prefix + base.name, base.model, base.key, base.retention_ms, base.compacted, base.description)
+    return Topic(prefix + base.name, base.model, base.key, base.retention_ms, base.compacted, base.description,
+                 base.configs)
 
 
 def export_json_schemas(directory: Path) -> list[Path]:

@@ -132,4 +132,5 @@ def test_kill9_and_restart_loses_nothing_and_repeats_no_alert(kafka_settings, pr
     enriched_ids = {e["article"]["id"] for e in _read_all(kafka_settings.bootstrap_servers, topic(ENRICHED, prefix).name)}
     assert enriched_ids == {a.id for a in articles}
     dead = _read_all(kafka_settings.bootstrap_servers, topic(DEAD_LETTERS, prefix).name)
-    assert [d["stage"] for d in dead] == ["decode"] and dead[0]["source_offset"] == half
+    assert [d["stage"] for d in dead] == ["decode"] and dead[0]["payload"] == "{not json"
+    assert dead[0]["source_topic"] == raw and dead[0]["source_offset"] is not None

@@ -1,0 +1,287 @@
+"""Pure fit of an event mention to a canonical event (no Beam): vetoes and evidence, used by story assignment.
+
+Compatibility (a failed test vetoes the pair):
+- time: a canonical event is one story's worth of reports: the mention's article must be published within the
+  type's window of the event's first report (no chaining: a story that goes on for months opens a new event
+  per window), and a date the text fixes must agree, within the window, with the event's dates or reports.
+  So a reference to an older event (a 2024 article recalling a 2023 visit) stays out of the old story.
+  A publication date known only to the month ('2024-03' → the 1st at 00:00) counts as the whole month;
+- actors: two non-empty actor sets must share a country;
+- place: two places must be the same or nested (shared name word, same country when one is a whole
+  country) or near each other (≤ `near_km`); places in different countries are incompatible, except for
+  transfers, whose origin and destination are both reported as "the place".
+Evidence (summed by `fit`): time closeness, same or nested place, actor overlap, the same figure, a shared
+syndication cluster (a reprint of an article already in the event), the same source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from schemas.records import EventMention, Location, Quantity
+
+DAY = 86_400 * 1_000_000
+Interval = tuple[int, int]  # micros, inclusive
+_PLACE_NOISE = {"region", "oblast", "province", "krai", "city", "the", "of", "near", "area", "areas", "port",
+                "republic", "special", "economic", "zone", "headquarters", "square"}
+_PRECISION = {"country": 0, "region": 1, "city": 2, "exact": 3}
+ROUTE_TYPES = {"weapons_transfer", "technology_transfer"}  # origin and destination are both "the place"
+WINDOW_DAYS = {
+    "leader_meeting_or_visit": 4, "treaty_or_agreement": 7, "official_confirmation": 5, "official_denial": 5,
+    "sanctions_or_condemnation": 5, "military_exercise_or_training": 7, "other": 5, "economic_cooperation": 7,
+    "casualties": 10, "prisoners_captured": 10, "troop_deployment": 10, "weapons_transfer": 10,
+    "technology_transfer": 10,
+}
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    window_days: dict[str, int] = field(default_factory=lambda: dict(WINDOW_DAYS))
+    lookback_days: int = 3  # an undated event happened at most this long before the article reporting it
+    near_km: float = 250.0
+    min_score: float = 2.0  # an article joins a story from this fit when both have a time ...
+    min_specific: float = 1.0  # ... of which this much must be specific (not just time and actors),
+    min_score_undated: float = 2.5  # ... from this one when either has none,
+    undated_margin: float = 1.0  # ... and then only if the best story beats the runner-up by this much
+    lede_slack: int = 150  # characters: mentions starting this close to an article's first one are its lede
+    background_extra: float = 2.0  # a link between a lede and a background mention needs this much more fit
+    horizon_days: int = 21  # a story takes no article this long (article time) after its first report
+    text_window_days: int = 7  # evidence-term similarity links articles at most this far apart ...
+    text_min: float = 0.25  # ... from this similarity on (idf-weighted share of the article's terms)
+    text_min_undated: float = 0.5  # ... or this one for an article with no date (the margin rule still applies)
+    text_weight: float = 2.0  # and adds this much per unit of similarity to a story's link
+
+    def window(self, event_type: str) -> int:
+        return self.window_days.get(event_type, 7) * DAY
+
+
+# ---------------------------------------------------------------- time
+
+def _micros(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+def date_interval(text: str | None) -> Interval | None:
+    """'2024' → the year, '2024-10' → the month, '2024-10-18' → the day (UTC micros, inclusive)."""
+    if not text:
+        return None
+    parts = text.split("-")
+    try:
+        year = int(parts[0])
+        if len(parts) == 1:
+            start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+        elif len(parts) == 2:
+            month = int(parts[1])
+            start = datetime(year, month, 1, tzinfo=UTC)
+            end = start + timedelta(days=monthrange(year, month)[1])
+        else:
+            start = datetime(year, int(parts[1]), int(parts[2][:2]), tzinfo=UTC)
+            end = start + timedelta(days=1)
+    except ValueError:
+        return None
+    return _micros(start), _micros(end) - 1
+
+
+def report_interval(published: datetime | None) -> Interval | None:
+    """When an article appeared: the instant, or the whole month when only the month is known (1st, 00:00)."""
+    if published is None:
+        return None
+    if published.day == 1 and (published.hour, published.minute, published.second, published.microsecond) == (0,) * 4:
+        return date_interval(f"{published.year:04d}-{published.month:02d}")
+    return _micros(published), _micros(published)
+
+
+def precise(interval: Interval | None) -> bool:
+    return interval is not None and interval[0] == interval[1]
+
+
+def hull(a: Interval | None, b: Interval | None) -> Interval | None:
+    if a is None or b is None:
+        return a or b
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
+def gap(a: Interval, b: Interval) -> int:
+    return max(0, a[0] - b[1], b[0] - a[1])
+
+
+# ---------------------------------------------------------------- place, actors, figures
+
+def place_words(location: Location) -> set[str]:
+    words = set(re.findall(r"\w+", location.name.lower()))
+    return {w for w in words if w not in _PLACE_NOISE and not w.isdigit()} or words
+
+
+def distance_km(a: Location, b: Location) -> float | None:
+    if None in (a.lat, a.lon, b.lat, b.lon):
+        return None
+    la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def place_relation(a: Location | None, b: Location | None, settings: MergeSettings) -> str:
+    """'same', 'nested', 'near', 'unknown' (no way to tell) or 'apart' (incompatible)."""
+    if a is None or b is None:
+        return "unknown"
+    if place_words(a) & place_words(b):
+        return "same"
+    km = distance_km(a, b) if "country" not in (a.precision, b.precision) else None
+    if km is not None and km <= settings.near_km:
+        return "near"  # also across a border (the Tumen bridge, Rason and Khasan)
+    if a.country and b.country:
+        if a.country != b.country:
+            return "apart"
+        if "country" in (a.precision, b.precision):
+            return "nested"
+    return "apart" if km is not None else "unknown"
+
+
+def precision_rank(location: Location) -> int:
+    return _PRECISION.get(location.precision, 0)
+
+
+def midpoint(quantity: Quantity) -> float | None:
+    values = [v for v in (quantity.low, quantity.high) if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def quantity_family(name: str) -> str:
+    """'howitzers_M1989' → 'howitzers': figures of one family are compared with each other."""
+    return name.split("_")[0].lower()
+
+
+def figure_ratio(a: Quantity, b: Quantity) -> float | None:
+    x, y = midpoint(a), midpoint(b)
+    if not x or not y or x <= 0 or y <= 0:
+        return None
+    return max(x, y) / min(x, y)
+
+
+def source_key(source: str | None) -> str | None:
+    return re.sub(r"\W+", " ", source.lower()).strip() if source else None
+
+
+# ---------------------------------------------------------------- fit
+
+@dataclass
+class EventView:
+    """What matching needs of a canonical event (kept by story assignment, updated as mentions join)."""
+
+    event_id: str
+    type: str
+    anchor: Interval | None = None  # its first report (the first precise one once there is one)
+    dates: Interval | None = None  # hull of the dates the texts fix
+    actors: set[str] = field(default_factory=set)
+    locations: list[Location] = field(default_factory=list)
+    figures: dict[str, list[Quantity]] = field(default_factory=dict)
+    articles: set[str] = field(default_factory=set)
+    clusters: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    lede: bool = False  # one of its mentions is what its article is about
+
+    def take_in(self, mention: EventMention, lede: bool, settings: MergeSettings) -> None:
+        event = mention.event
+        report = report_interval(mention.published)
+        if report is not None and (self.anchor is None or (precise(report) and not precise(self.anchor))):
+            self.anchor = report
+        self.dates = hull(self.dates, date_interval(event.event_date))
+        self.actors |= {a.code for a in event.actors}
+        if event.location is not None and event.location not in self.locations:
+            self.locations.append(event.location)
+        for name, quantity in event.quantities.items():
+            self.figures.setdefault(quantity_family(name), []).append(quantity)
+        self.articles.add(mention.article_id)
+        self.clusters |= {c for c in (mention.cluster_id, mention.article_id, mention.duplicate_of) if c}
+        if event.source_of_claim:
+            self.sources.add(source_key(event.source_of_claim))
+        self.lede |= lede
+
+
+def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings) -> list[int] | None:
+    """Distances (micros) from the mention to the event on every time both have; None when one is too far.
+
+    A reprint (another article of a syndication cluster already in the event) repeats its original whenever
+    it appears: its own publication time is no evidence against it.
+    """
+    window, lookback = settings.window(mention.event.type), settings.lookback_days * DAY
+    if mention.article_id not in view.articles and same_cluster(mention, view):
+        return []
+    report, fixed = report_interval(mention.published), date_interval(mention.event.event_date)
+    gaps = []
+    if report is not None and view.anchor is not None:
+        gaps.append(gap(report, view.anchor))
+    if fixed is not None and view.dates is not None:
+        gaps.append(gap(fixed, view.dates))
+    elif fixed is not None and view.anchor is not None:
+        gaps.append(gap(fixed, (view.anchor[0] - lookback, view.anchor[1])))
+    elif report is not None and view.dates is not None:
+        gaps.append(gap(view.dates, (report[0] - lookback, report[1])))
+    return None if any(g > window for g in gaps) else gaps
+
+
+def same_cluster(mention: EventMention, view: EventView) -> bool:
+    """The mention's article is in the event already, or is a copy of (or copied by) an article in it."""
+    return bool({c for c in (mention.cluster_id, mention.article_id, mention.duplicate_of) if c} & view.clusters)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Evidence that a mention reports an event: in all, from a time, and from specific facts."""
+
+    total: float
+    dated: bool  # a time backs it
+    specific: float  # the same place, figure, source, syndication cluster or exact date
+
+
+def _time_score(gaps: list[int], exact: bool, window: int) -> float:
+    if not gaps:
+        return 0.0
+    if max(gaps) == 0:
+        return 1.5 if exact else 0.5  # a shared month says little
+    return 1.0 - 0.5 * max(gaps) / window
+
+
+def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit | None:
+    """How much evidence there is that `mention` reports the event of `view`; None when it cannot."""
+    event = mention.event
+    gaps = time_gaps(mention, view, settings)
+    if gaps is None:
+        return None
+    report, fixed = report_interval(mention.published), date_interval(event.event_date)
+    exact = precise(report) and precise(view.anchor)
+    same_day = fixed is not None and view.dates is not None and fixed == view.dates and fixed[1] - fixed[0] < DAY
+    total, specific = _time_score(gaps, exact, settings.window(event.type)), 1.0 if same_day else 0.0
+    codes = {a.code for a in event.actors}
+    if codes and view.actors:
+        shared = codes & view.actors
+        if not shared:
+            return None
+        total += len(shared) / len(codes | view.actors)
+    if event.location is not None and view.locations:
+        relations = {place_relation(event.location, known, settings) for known in view.locations}
+        if relations == {"apart"} and event.type not in ROUTE_TYPES:
+            return None
+        place = 2.0 if "same" in relations else 1.0 if relations & {"nested", "near"} else 0.0
+        total, specific = total + place, specific + place
+    figures = _figure_score(event.quantities, view.figures)
+    total, specific = total + figures, specific + max(0.0, figures)
+    if same_cluster(mention, view):
+        total, specific = total + 4.0, specific + 4.0
+    if source_key(event.source_of_claim) in view.sources:
+        total, specific = total + 0.5, specific + 0.5
+    return Fit(total, bool(gaps), specific)
+
+
+def _figure_score(quantities: dict[str, Quantity], known: dict[str, list[Quantity]]) -> float:
+    """+1.5 for the same figure (±10 %), +0.5 for one within 3×, -1 when every shared figure is 10× off."""
+    ratios = [ratio for name, quantity in quantities.items() for other in known.get(quantity_family(name), [])
+              if (ratio := figure_ratio(quantity, other)) is not None]
+    if not ratios:
+        return 0.0
+    closest = min(ratios)
+    return 1.5 if closest <= 1.1 else 0.5 if closest <= 3 else -1.0 if closest > 10 else 0.0

@@ -1,0 +1,251 @@
+"""Pure story assignment (no Beam): an article's mentions → one story, and each mention → an event of that story.
+
+Why stories: an article reports one story and recalls others in passing ("…after North Korea sent 10,000
+troops…" in a piece about a ministerial visit). If each mention were matched on its own, such background
+references would tie every story of the season into one event. So the decision is taken per article, once:
+
+1. `gather`: the article's mentions in text order; its lede is the first one and any starting within
+   `lede_slack` characters of it (what the article is about); the distinctive words of its evidence.
+2. `choose_story`: a copy (same syndication cluster) goes to its original's story. Otherwise the article joins
+   the story with the best link, a link being the `fit` of one of its mentions to one of the story's events
+   of the same type. A link needs a lede on at least one side; with a lede on only one side it needs
+   `background_extra` more. Evidence-term similarity (idf-weighted over the active stories) also links:
+   from `text_min` between dated articles less than `text_window_days` apart, from `text_min_undated` for
+   an article with no date, which must moreover pick a story that stands out (`undated_margin`).
+   No story → a new one.
+3. `place`: inside the story each mention joins the best-fitting event of its type, or opens one (two events
+   of one type in one story are kept apart by the vetoes of `fit`: other place, other actors, other time).
+
+Only `EventView`s are kept (sets of actors, places, figures, clusters: no texts), so the state of this fold
+stays small; mentions themselves go on to `pipeline.merge_build`, keyed by event.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from pipeline.merge_match import DAY, EventView, MergeSettings, fit, precise, report_interval
+from pipeline.stages import stable_id
+from schemas.records import EventMention
+
+NO_TIME = 2**62
+_TERM = re.compile(r"\w+")
+
+
+def article_order(mention: EventMention) -> tuple[int, str]:
+    report = report_interval(mention.published)
+    return (NO_TIME if report is None else report[0], mention.article_id)
+
+
+def text_position(mention: EventMention) -> int:
+    return mention.event.evidence.start if mention.event.evidence is not None else 0
+
+
+def evidence_terms(mentions) -> frozenset[str]:
+    """Distinctive words of the evidence sentences: numbers and words of 4+ letters (names, places, systems)."""
+    terms = set()
+    for mention in mentions:
+        if mention.event.evidence is not None:
+            text = unicodedata.normalize("NFKC", mention.event.evidence.text).lower().replace(",", "")
+            terms.update(w for w in _TERM.findall(text) if len(w) >= 4 or w.isdigit())
+    return frozenset(terms)
+
+
+@dataclass(frozen=True)
+class ArticleMentions:
+    """All mentions of one article, in text order, with its lede and the terms of its evidence."""
+
+    article_id: str
+    order: tuple[int, str]
+    mentions: tuple[EventMention, ...]
+    ledes: frozenset[str]
+    terms: frozenset[str] = frozenset()
+
+    @property
+    def dated(self) -> bool:
+        return self.order[0] != NO_TIME
+
+    @property
+    def cluster_ids(self) -> set[str]:
+        first = self.mentions[0]
+        return {c for c in (self.article_id, first.cluster_id, first.duplicate_of) if c}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One mention placed in an event (what `MergeEvents` keys by event id)."""
+
+    event_id: str
+    story_id: str
+    order: tuple[tuple[int, str], int]  # (article order, position in the article)
+    mention: EventMention
+
+
+def gather(mentions: list[EventMention], settings: MergeSettings) -> ArticleMentions:
+    ordered = sorted(mentions, key=lambda m: (text_position(m), m.mention_id))
+    first = text_position(ordered[0])
+    ledes = frozenset(m.mention_id for m in ordered if text_position(m) <= first + settings.lede_slack)
+    return ArticleMentions(ordered[0].article_id, article_order(ordered[0]), tuple(ordered), ledes,
+                           evidence_terms(ordered))
+
+
+@dataclass
+class Story:
+    story_id: str
+    first_report: int | None = None  # its first precisely dated article (micros)
+    clusters: set[str] = field(default_factory=set)
+    events: list[EventView] = field(default_factory=list)
+    terms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class StoryIndex:
+    stories: list[Story] = field(default_factory=list)
+    clock: int | None = None  # the newest article time seen
+    df: dict[str, int] = field(default_factory=dict)  # in how many of the stories each term occurs
+
+    def add_terms(self, story: Story, terms) -> None:
+        for term in set(terms) - story.terms:
+            self.df[term] = self.df.get(term, 0) + 1
+        story.terms |= set(terms)
+
+    def forget(self, story: Story) -> None:
+        for term in story.terms:
+            left = self.df.get(term, 0) - 1
+            if left > 0:
+                self.df[term] = left
+            else:
+                self.df.pop(term, None)
+
+    def text_similarity(self, article: ArticleMentions, story: Story) -> float:
+        """Share of the article's evidence terms, weighted by rarity (idf over the stories), the story has."""
+        if not article.terms or not story.terms:
+            return 0.0
+        n = len(self.stories) + 1
+        # sorted: a float sum must not follow set order, which differs between worker processes
+        weight = {t: math.log(n / (self.df.get(t, 0) + 1)) + 1.0 for t in sorted(article.terms)}  # smoothed idf
+        return sum(w for t, w in weight.items() if t in story.terms) / sum(weight.values())
+
+
+def link(article: ArticleMentions, story: Story, settings: MergeSettings) -> float | None:
+    """The best link between the article and the story (see the module docstring), or None."""
+    best = None
+    for mention in article.mentions:
+        lede = mention.mention_id in article.ledes
+        for view in story.events:
+            if view.type != mention.event.type or not (lede or view.lede):
+                continue
+            got = fit(mention, view, settings)
+            if got is None or got.specific < settings.min_specific:
+                continue
+            value = got.total - (0.0 if lede and view.lede else settings.background_extra)
+            if value >= (settings.min_score if got.dated else settings.min_score_undated):
+                best = value if best is None else max(best, value)
+    return best
+
+
+def text_link(article: ArticleMentions, story: Story, index: StoryIndex, settings: MergeSettings) -> float:
+    """Evidence-term similarity between an article and a story less than a text window apart (any story when
+    the article or the story has no date)."""
+    report = report_interval(article.mentions[0].published)
+    if report is None or story.first_report is None:
+        return index.text_similarity(article, story)  # ranks only: an undated article still needs an event link
+    if not precise(report):
+        return 0.0
+    if abs(report[0] - story.first_report) > settings.text_window_days * DAY:
+        return 0.0
+    return index.text_similarity(article, story)
+
+
+def choose_story(article: ArticleMentions, index: StoryIndex, settings: MergeSettings) -> int | None:
+    ids = article.cluster_ids
+    for position, story in enumerate(index.stories):
+        if ids & story.clusters:
+            return position
+    scored = []
+    for position, story in enumerate(index.stories):
+        event_link = link(article, story, settings)
+        text = text_link(article, story, index, settings)
+        if event_link is not None or text >= (settings.text_min if article.dated else settings.text_min_undated):
+            scored.append(((event_link or 0.0) + settings.text_weight * text, -position))
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    if not article.dated and len(scored) > 1 and scored[0][0] - scored[1][0] < settings.undated_margin:
+        return None
+    return -scored[0][1]
+
+
+def place(article: ArticleMentions, story: Story, settings: MergeSettings) -> list[Placed]:
+    placed = []
+    for position, mention in enumerate(article.mentions):
+        best, top = None, float("-inf")
+        for view in story.events:
+            if view.type == mention.event.type and (got := fit(mention, view, settings)) is not None \
+                    and got.total > top:
+                best, top = view, got.total
+        if best is None:
+            best = EventView(event_id=stable_id("event", mention.event.type, mention.mention_id), type=mention.event.type)
+            story.events.append(best)
+        best.take_in(mention, mention.mention_id in article.ledes, settings)
+        placed.append(Placed(best.event_id, story.story_id, (article.order, position), mention))
+    return placed
+
+
+def by_article(mentions: list[EventMention], settings: MergeSettings) -> list[ArticleMentions]:
+    """Mentions (sorted by `AssignStep.order_key`) → one `ArticleMentions` per article, in article order."""
+    groups: dict[str, list[EventMention]] = {}
+    for mention in mentions:
+        groups.setdefault(mention.article_id, []).append(mention)
+    return sorted((gather(group, settings) for group in groups.values()), key=lambda a: a.order)
+
+
+@dataclass(frozen=True)
+class AssignStep:
+    """One fold over all mentions (a single key): story, then event, for every article's mentions.
+
+    An article's mentions share its element timestamp, so one flush holds them all and they are gathered
+    here (`by_article`), not in a stage of their own.
+    """
+
+    settings: MergeSettings = field(default_factory=MergeSettings)
+    max_stories: int = 5_000
+    namespace: str = "merge"
+
+    def order_key(self, mention: EventMention):
+        return article_order(mention), mention.mention_id
+
+    def run(self, key: str, state: StoryIndex | None, values: list[EventMention]):
+        index = state or StoryIndex()
+        out = []
+        for article in by_article(values, self.settings):
+            chosen = choose_story(article, index, self.settings)
+            if chosen is None:
+                index.stories.append(Story(story_id=stable_id("story", article.article_id)))
+                chosen = len(index.stories) - 1
+            story = index.stories[chosen]
+            story.clusters |= article.cluster_ids
+            index.add_terms(story, article.terms)
+            report = report_interval(article.mentions[0].published)
+            if precise(report):
+                story.first_report = report[0] if story.first_report is None else min(story.first_report, report[0])
+            if article.dated:
+                index.clock = article.order[0] if index.clock is None else max(index.clock, article.order[0])
+            out.extend(place(article, story, self.settings))
+        index.stories = self._prune(index)
+        return index, out
+
+    def _prune(self, index: StoryIndex) -> list[Story]:
+        """Stories past the horizon (article time) take no more articles; the oldest go past `max_stories`."""
+        horizon = self.settings.horizon_days * DAY
+        kept = [s for s in index.stories
+                if s.first_report is None or index.clock is None or index.clock - s.first_report <= horizon]
+        kept = kept[-self.max_stories:]
+        kept_ids = {id(s) for s in kept}
+        for story in index.stories:
+            if id(story) not in kept_ids:
+                index.forget(story)
+        return kept

@@ -1,0 +1,139 @@
+"""Deduplication decisions without Beam: the self-describing fixture cases, exact duplicates, order independence,
+article-time horizon, and the state an article costs."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+
+from pipeline.dedup_match import (
+    BandReport,
+    BucketStep,
+    Candidate,
+    DedupSettings,
+    ExactFirstStep,
+    Match,
+    decide_cluster,
+    deduplicate_batch,
+    order_of,
+    site_of,
+)
+from pipeline.sketch import sketch_text
+from schemas.records import EnrichedArticle, RawArticle
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dedup"
+CASES = sorted(FIXTURES.glob("*.json"))
+
+
+def enriched(row: dict) -> EnrichedArticle:
+    return EnrichedArticle(article=RawArticle.model_validate(row), relevant=True, relevance_score=1.0,
+                           ontology_version="t")
+
+
+def load(case: Path) -> tuple[dict, list[EnrichedArticle]]:
+    data = json.loads(case.read_text(encoding="utf-8"))
+    return data, [enriched(row) for row in data["articles"]]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_fixture_case(case):
+    data, articles = load(case)
+    marked = {a.article.id: a for a in deduplicate_batch(articles)}
+    assert {k: v.duplicate_of for k, v in marked.items()} == data["expect"]["duplicate_of"], data["description"]
+    for article_id, original in data["expect"]["duplicate_of"].items():
+        assert marked[article_id].cluster_id == (original or article_id)
+
+
+def test_there_are_fixture_cases_for_every_required_kind_of_copy():
+    assert {c.stem for c in CASES} >= {"wire_copies", "spam_injected", "republished_new_url", "shared_boilerplate"}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_input_order_does_not_change_the_verdicts(seed):
+    _, articles = load(FIXTURES / "wire_copies.json")
+    shuffled = articles[:]
+    random.Random(seed).shuffle(shuffled)
+    first = sorted(a.model_dump_json() for a in deduplicate_batch(articles))
+    assert sorted(a.model_dump_json() for a in deduplicate_batch(shuffled)) == first
+
+
+def test_the_earliest_article_is_the_original_even_when_processed_last_in_input():
+    _, articles = load(FIXTURES / "wire_copies.json")
+    marked = {a.article.id: a.duplicate_of for a in deduplicate_batch(list(reversed(articles)))}
+    assert marked["wire-original"] is None and marked["wire-site-d"] == "wire-original"
+
+
+def test_exact_duplicates_keep_the_first_record_of_an_id():
+    _, articles = load(FIXTURES / "wire_copies.json")
+    original = articles[0]
+    edited = original.model_copy(update={"article": original.article.model_copy(update={"title": "Edited"})})
+    step = ExactFirstStep()
+    values = sorted([edited, original, original], key=step.order_key)
+    state, out = step.run(original.article.id, None, values)
+    assert [verdict for verdict, _ in out] == ["first", "exact_duplicate", "exact_duplicate"]
+    _, again = step.run(original.article.id, state, [original])
+    assert again == [("exact_duplicate", original)]
+    assert len(deduplicate_batch([edited, original, original])) == 1
+
+
+def test_a_copy_outside_the_horizon_is_not_a_copy():
+    _, articles = load(FIXTURES / "republished_new_url.json")
+    original, republished = articles
+    late = republished.model_copy(update={"article": republished.article.model_copy(
+        update={"published": original.article.published.replace(year=2025)})})
+    assert {a.article.id: a.duplicate_of for a in deduplicate_batch([original, late])} == {
+        original.article.id: None, late.article.id: None}
+
+
+def test_bucket_members_are_pruned_by_article_time():
+    settings = DedupSettings(horizon_days=1)
+    _, articles = load(FIXTURES / "wire_copies.json")
+    sketch = sketch_text(articles[0].article.title, articles[0].article.text)[0]
+    old = Candidate("old", (0, "old"), sketch)
+    new = Candidate("new", (3 * 86_400 * 1_000_000, "new"), sketch)
+    state, reports = BucketStep(settings).run("00:ab", [old], [new])
+    assert [c.article_id for c in state] == ["new"] and reports == [BandReport("new", "00:ab", ())]
+
+
+def test_the_decision_is_the_earliest_match_whatever_the_report_order():
+    a, b = Match("b-first", (1, "b-first"), 0.9, 0.8), Match("c-second", (2, "c-second"), 0.99, 0.9)
+    reports = [BandReport("x", "01:x", (b,)), BandReport("x", "00:x", (a,))]
+    _, articles = load(FIXTURES / "wire_copies.json")
+    one = decide_cluster(articles[0], reports)
+    other = decide_cluster(articles[0], list(reversed(reports)))
+    assert one == other and one.duplicate_of == "b-first" and one.cluster_id == "b-first"
+
+
+def test_site_is_the_host_without_www_or_the_outlet():
+    _, articles = load(FIXTURES / "wire_copies.json")
+    assert site_of(articles[0]) == "wire.example"
+    bare = articles[0].model_copy(update={"article": articles[0].article.model_copy(update={"url": None})})
+    assert site_of(bare) == "example wire"
+
+
+def test_state_bytes_per_article():
+    """The dedup state one article costs (pickled as the runner stores it): 12 bucket entries + its id."""
+    _, articles = load(FIXTURES / "wire_copies.json")
+    article = articles[0]
+    sketch, keys = sketch_text(article.article.title, article.article.text)
+    entry = Candidate(article.article.id, order_of(article), sketch, "wire.example")
+    per_bucket = len(pickle.dumps(entry))
+    per_article = len(keys) * per_bucket + len(pickle.dumps((article.article.id, order_of(article)[0])))
+    assert 12 * 150 < per_article < 12 * 400, per_article  # 4.4 kB on average for the gold set (43-byte ids)
+
+
+def test_a_dropped_exact_duplicate_reports_its_raw_position_finished():
+    from pipeline import ledger
+    from pipeline.dedup import KeepFirstFn
+
+    _, articles = load(FIXTURES / "wire_copies.json")
+    topic = "t-dedup-ledger.raw"
+    ledger.begin(topic, 0, 7)
+    copy = articles[0].model_copy(update={"article": articles[0].article.model_copy(
+        update={"source_position": f"{topic}[0]@7"})})
+    assert list(KeepFirstFn().process(("exact_duplicate", copy))) == []
+    assert ledger.safe_offset(topic, 0) == 8

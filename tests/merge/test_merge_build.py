@@ -1,0 +1,77 @@
+"""The canonical record (`pipeline.merge_build`): revisions, claims timeline, independent sources, state size."""
+
+from __future__ import annotations
+
+import pickle
+
+from pipeline.merge_build import BuildStep, canonical, claims_timeline, independent_sources, merge_batch
+from pipeline.merge_story import Placed, article_order
+
+
+def test_each_mention_makes_a_revision_whose_last_mention_is_the_new_one(make_mention):
+    mentions = [make_mention(a, published=f"2024-10-{d}T09:00:00Z", place="Kursk") for a, d in
+                [("a", 18), ("b", 19), ("c", 20)]]
+    revisions = merge_batch(mentions)
+    assert [e.revision for e in revisions] == [1, 2, 3]
+    assert [e.mentions[-1].article_id for e in revisions] == ["a", "b", "c"]
+    assert len({e.event_id for e in revisions}) == 1 and revisions[-1].independent_sources == 3
+
+
+def test_event_id_comes_from_the_first_mention_in_the_fixed_order(make_mention):
+    a = make_mention("a", published="2024-10-18T09:00:00Z", place="Kursk")
+    b = make_mention("b", published="2024-10-19T09:00:00Z", place="Kursk")
+    assert merge_batch([b, a])[0].event_id == merge_batch([a])[0].event_id
+
+
+def test_claims_timeline_who_said_what_figure_when(make_mention):
+    mentions = [
+        make_mention("nis-1", published="2024-10-18T09:00:00Z", place="Kursk", quantities={"troops": 1500},
+                     source="NIS"),
+        make_mention("copy", published="2024-10-18T11:00:00Z", place="Kursk", quantities={"troops": 1500},
+                     source="NIS", cluster="nis-1", duplicate_of="nis-1"),
+        make_mention("nis-2", published="2024-10-23T09:00:00Z", place="Kursk",
+                     quantities={"troops": (10_000, 12_000)}, source="NIS"),
+    ]
+    latest = merge_batch(mentions)[-1]
+    assert [(c.source, c.quantity, c.low, c.high, c.article_id) for c in latest.claims] == [
+        ("NIS", "troops", 1500, 1500, "nis-1"), ("NIS", "troops", 10_000, 12_000, "nis-2")]
+    assert latest.quantities["troops"].low == 10_000 and latest.independent_sources == 2
+
+
+def test_claims_are_ordered_by_article_time_not_by_arrival(make_mention):
+    later = make_mention("jcs-2", published="2025-02-27T09:00:00Z", quantities={"killed_or_wounded": 4000},
+                         source="JCS")
+    earlier = make_mention("jcs-1", published="2025-01-19T09:00:00Z", quantities={"killed_or_wounded": 3000},
+                           source="JCS")
+    assert [c.low for c in claims_timeline([later, earlier])] == [3000, 4000]
+
+
+def test_independent_sources_count_syndication_clusters_through_chains(make_mention):
+    mentions = [make_mention("a"), make_mention("b", cluster="a", duplicate_of="a"),
+                make_mention("c", cluster="b", duplicate_of="b"), make_mention("d")]
+    assert independent_sources(mentions) == 2
+
+
+def test_canonical_fields_take_the_most_precise_and_strongest(make_mention):
+    mentions = [make_mention("a", place="Russia", modality="claimed", event_date="2024-10"),
+                make_mention("b", place="Kursk", modality="confirmed", event_date="2024-10-15")]
+    event = canonical("e1", mentions)
+    assert event.location.name == "Kursk" and event.modality == "confirmed" and event.event_date == "2024-10-15"
+    assert event.first_seen == mentions[0].published and [a.code for a in event.actors] == ["PRK", "RUS"]
+
+
+def test_build_step_is_a_fold_over_placed_mentions(make_mention):
+    placed = [Placed("e", "s", (article_order(m), 0), m) for m in
+              (make_mention("a", published="2024-10-18T09:00:00Z"), make_mention("b", published="2024-10-19T09:00:00Z"))]
+    state, out = BuildStep().run("e", None, placed[:1])
+    state, more = BuildStep().run("e", state, placed[1:])
+    assert [e.revision for e in out + more] == [1, 2] and len(state) == 2
+
+
+def test_state_bytes_per_mention(make_mention):
+    """What a mention costs the state: kept whole by BuildEvents, as a view in the story index."""
+    mention = make_mention("an-article-id-of-about-forty-characters-x", place="Kursk", quantities={"troops": 1500},
+                           source="South Korea's National Intelligence Service",
+                           text="x" * 200)  # evidence sentences are ~200 characters
+    size = len(pickle.dumps(mention))
+    assert 1_000 < size < 3_000, size

@@ -1,0 +1,83 @@
+"""Compatibility and evidence between a mention and an event (`pipeline.merge_match`), without Beam."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.merge_match import (
+    DAY,
+    EventView,
+    MergeSettings,
+    date_interval,
+    fit,
+    place_relation,
+    quantity_family,
+    report_interval,
+)
+from schemas.records import Location
+
+S = MergeSettings()
+
+
+def view_of(*mentions) -> EventView:
+    view = EventView(event_id="e", type=mentions[0].event.type)
+    for m in mentions:
+        view.take_in(m, True, S)
+    return view
+
+
+def test_partial_dates_are_intervals():
+    year, month, day = date_interval("2024"), date_interval("2024-02"), date_interval("2024-02-29")
+    assert (year[1] - year[0] + 1) == 366 * DAY and (month[1] - month[0] + 1) == 29 * DAY
+    assert day[1] - day[0] + 1 == DAY and date_interval("soon") is None and date_interval(None) is None
+
+
+def test_a_publication_date_known_to_the_month_is_the_whole_month():
+    whole = report_interval(datetime(2024, 3, 1, tzinfo=UTC))
+    assert whole == date_interval("2024-03")
+    exact = report_interval(datetime(2024, 3, 1, 9, 30, tzinfo=UTC))
+    assert exact[0] == exact[1]
+
+
+def test_place_relations(places):
+    kursk_region = Location(name="Kursk region", country="RUS", precision="region")
+    assert place_relation(places["Kursk"], kursk_region, S) == "same"
+    assert place_relation(places["Russia"], places["Kursk"], S) == "nested"
+    assert place_relation(places["Rajin"], Location(name="Rason", country="PRK", lat=42.26, lon=130.30), S) == "near"
+    assert place_relation(places["Pyongyang"], places["Moscow"], S) == "apart"
+    assert place_relation(Location(name="somewhere"), Location(name="elsewhere"), S) == "unknown"
+    assert place_relation(None, places["Moscow"], S) == "unknown"
+
+
+def test_reports_far_apart_are_different_events(make_mention):
+    first = make_mention("a", published="2024-10-18T09:00:00Z", place="Kursk")
+    assert fit(make_mention("b", published="2024-10-25T09:00:00Z", place="Kursk"), view_of(first), S) is not None
+    assert fit(make_mention("c", published="2024-11-20T09:00:00Z", place="Kursk"), view_of(first), S) is None
+
+
+def test_a_recalled_old_event_does_not_fit_a_new_story(make_mention):
+    visit = make_mention("a", published="2024-01-16T09:00:00Z", type="leader_meeting_or_visit", place="Moscow")
+    recall = make_mention("b", published="2024-01-17T09:00:00Z", type="leader_meeting_or_visit", place="Moscow",
+                          event_date="2023-10")
+    assert fit(recall, view_of(visit), S) is None
+
+
+def test_disjoint_actors_and_distant_places_veto_but_transfers_have_two_places(make_mention):
+    base = make_mention("a", place="Pyongyang")
+    assert fit(make_mention("b", actors=("USA",), place="Pyongyang"), view_of(base), S) is None
+    assert fit(make_mention("c", place="Moscow"), view_of(base), S) is None
+    shipment = make_mention("d", type="weapons_transfer", place="Rajin")
+    assert fit(make_mention("e", type="weapons_transfer", place="Dunai"), view_of(shipment), S) is not None
+
+
+def test_specific_evidence_is_place_figure_source_cluster_not_time_and_actors(make_mention):
+    base = make_mention("a", quantities={"troops": 1500}, source="NIS")
+    bare = fit(make_mention("b"), view_of(base), S)
+    assert bare is not None and bare.specific == 0 and bare.dated
+    assert fit(make_mention("c", quantities={"troops": 1500}), view_of(base), S).specific >= 1.5
+    assert fit(make_mention("d", source="NIS"), view_of(base), S).specific == 0.5
+    assert fit(make_mention("e", cluster="a", duplicate_of="a"), view_of(base), S).specific >= 4
+
+
+def test_figure_families_compare_variants():
+    assert quantity_family("howitzers_M1989") == "howitzers" == quantity_family("Howitzers")

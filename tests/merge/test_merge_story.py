@@ -1,0 +1,116 @@
+"""Story assignment and event placement (`pipeline.merge_story`, `merge_batch`), without Beam."""
+
+from __future__ import annotations
+
+import random
+
+from pipeline.merge_build import merge_batch
+from pipeline.merge_match import MergeSettings
+from pipeline.merge_story import AssignStep, gather
+
+S = MergeSettings()
+
+
+def events_by_articles(revisions):
+    latest = {}
+    for event in revisions:
+        if event.revision > latest.get(event.event_id, event).revision or event.event_id not in latest:
+            latest[event.event_id] = event
+    return sorted(tuple(sorted({m.article_id for m in e.mentions})) for e in latest.values())
+
+
+def test_the_lede_is_the_first_mention_in_the_text_and_those_next_to_it(make_mention):
+    mentions = [make_mention("a", index=0, start=900), make_mention("a", index=1, start=40, type="casualties"),
+                make_mention("a", index=2, start=120, type="weapons_transfer")]
+    article = gather(mentions, S)
+    assert [m.event.evidence.start for m in article.mentions] == [40, 120, 900]
+    assert article.ledes == {mentions[1].mention_id, mentions[2].mention_id}
+
+
+def test_reports_of_one_visit_share_an_event(make_mention):
+    visit = {"type": "leader_meeting_or_visit", "place": "Pyongyang", "actors": ("RUS", "PRK")}
+    revisions = merge_batch([make_mention("a", published="2024-11-29T06:00:00Z", **visit),
+                             make_mention("b", published="2024-11-29T10:00:00Z", **visit),
+                             make_mention("c", published="2024-11-30T08:00:00Z", event_date="2024-11-29", **visit)])
+    assert events_by_articles(revisions) == [("a", "b", "c")]
+
+
+def test_a_passing_reference_needs_more_evidence_than_a_lede_to_tie_two_stories(make_mention):
+    """Story 1 is a deployment; story 2 is a visit whose article recalls a deployment further down."""
+    deployment = make_mention("dep", published="2024-11-01T08:00:00Z", place="Kursk", text="troops moved to Kursk")
+    visit = make_mention("visit", published="2024-11-04T08:00:00Z", index=0, start=0,
+                         type="leader_meeting_or_visit", place="Moscow", text="minister received in Moscow")
+
+    def recall(start):
+        return make_mention("visit", published="2024-11-04T08:00:00Z", index=1, start=start, place="Kursk",
+                            text="soldiers fighting near the border")
+
+    assert ("dep", "visit") not in events_by_articles(merge_batch([deployment, visit, recall(start=1_200)]))
+    assert ("dep", "visit") in events_by_articles(merge_batch([deployment, visit, recall(start=60)]))
+
+
+def test_a_reprint_joins_the_story_of_its_original(make_mention):
+    original = make_mention("orig", published="2024-10-18T09:00:00Z", place="Kursk")
+    reprint = make_mention("copy", published="2024-10-30T09:00:00Z", cluster="orig", duplicate_of="orig",
+                           start=700)
+    assert events_by_articles(merge_batch([original, reprint])) == [("copy", "orig")]
+
+
+def test_an_undated_article_that_fits_two_stories_alike_opens_its_own(make_mention):
+    one = make_mention("one", published="2024-10-18T09:00:00Z", place="Kursk")
+    two = make_mention("two", published="2024-12-18T09:00:00Z", place="Kursk")
+    undated = make_mention("undated", published=None, place="Kursk")
+    assert ("undated",) in events_by_articles(merge_batch([one, two, undated]))
+    clear = make_mention("clear", published=None, place="Kursk", quantities={"troops": 1500}, source="NIS")
+    one_nis = make_mention("one", published="2024-10-18T09:00:00Z", place="Kursk", quantities={"troops": 1500},
+                           source="NIS")
+    assert ("clear", "one") in events_by_articles(merge_batch([one_nis, two, clear]))
+
+
+def test_shared_rare_evidence_words_link_dated_articles_of_one_week(make_mention):
+    text = "Lavrov arrived at Kalma airport near Wonsan for talks with Choe Son Hui"
+    a = make_mention("a", published="2025-07-12T08:00:00Z", type="leader_meeting_or_visit", text=text)
+    b = make_mention("b", published="2025-07-13T08:00:00Z", type="leader_meeting_or_visit",
+                     text="Choe Son Hui greeted Lavrov at Kalma before the Wonsan talks")
+    fillers = [make_mention(f"f{i}", published=f"2025-07-{14 + i}T08:00:00Z", type="other",
+                            text=f"unrelated item number {i} about grain prices and shipping rates")
+               for i in range(3)]
+    assert ("a", "b") in events_by_articles(merge_batch([a, b, *fillers]))
+
+
+def test_two_events_of_one_type_in_a_story_stay_apart_when_their_places_are_incompatible(make_mention):
+    here = make_mention("a", type="leader_meeting_or_visit", place="Moscow", start=0)
+    there = make_mention("a", index=1, type="leader_meeting_or_visit", place="Pyongyang", start=60)
+    assert events_by_articles(merge_batch([here, there])) == [("a",), ("a",)]
+
+
+def test_ids_and_revisions_do_not_depend_on_input_order(make_mention):
+    mentions = [make_mention(f"x{i}", published=f"2024-10-{18 + i % 3}T0{i % 9}:00:00Z", place="Kursk",
+                             quantities={"troops": 1500 * (1 + i % 2)}, source=["NIS", "JCS"][i % 2])
+                for i in range(8)]
+    expected = [e.model_dump_json() for e in merge_batch(mentions)]
+    for seed in range(4):
+        shuffled = mentions[:]
+        random.Random(seed).shuffle(shuffled)
+        assert [e.model_dump_json() for e in merge_batch(shuffled)] == expected
+
+
+def test_the_story_index_forgets_stories_past_the_horizon(make_mention):
+    step = AssignStep(MergeSettings(horizon_days=5))
+    state, _ = step.run("stories", None, [make_mention("old", published="2024-01-01T00:00:01Z")])
+    state, _ = step.run("stories", state, [make_mention("new", published="2024-03-01T00:00:01Z", place="Moscow")])
+    assert len(state.stories) == 1 and "new" in state.stories[0].clusters
+    assert all(term in state.df for term in state.stories[0].terms)
+
+
+def test_an_undated_article_with_most_of_a_story_s_rare_words_joins_it(make_mention):
+    a = make_mention("a", published="2025-07-12T08:00:00Z", type="leader_meeting_or_visit",
+                     text="Lavrov arrived at Kalma airport near Wonsan for talks with Choe Son Hui")
+    undated = make_mention("u", published=None, type="leader_meeting_or_visit",
+                           text="Lavrov and Choe Son Hui held talks near Wonsan after landing at Kalma airport")
+    other = make_mention("o", published="2025-07-12T09:00:00Z", type="economic_cooperation",
+                         text="A new ferry line will carry tourists between Vladivostok and Rason")
+    assert ("a", "u") in events_by_articles(merge_batch([a, other, undated]))
+    unrelated = make_mention("u2", published=None, type="leader_meeting_or_visit",
+                             text="The parade in Beijing was attended by many foreign leaders and guests")
+    assert ("u2",) in events_by_articles(merge_batch([a, other, unrelated]))
