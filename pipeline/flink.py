@@ -75,7 +75,7 @@ def install(quiet: bool = True) -> Path:
            "-DincludeScope=runtime"]
     if quiet:
         cmd.insert(1, "-q")
-    done = subprocess.run(cmd, capture_output=quiet, text=True)
+    done = subprocess.run(cmd, check=False, capture_output=quiet, text=True)
     runner_jar = tmp / f"beam-runners-flink-{FLINK_VERSION}-{BEAM_VERSION}.jar"
     if done.returncode != 0 or not runner_jar.exists():
         detail = ((done.stdout or "") + (done.stderr or ""))[-3000:] if quiet else ""
@@ -105,7 +105,7 @@ def find_java() -> str:
 
 def _java_major(java: str) -> int | None:
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+        out = subprocess.run([java, "-version"], check=False, capture_output=True, text=True, timeout=30).stderr
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
@@ -186,7 +186,8 @@ def start(cfg: JobServerConfig, timeout: float = 120.0) -> JobServer:
     with open(cfg.log_file, "ab") as log:
         proc = subprocess.Popen(_command(cfg, java), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_parent_death_signal() if cfg.die_with_parent else None)
+                                # only a prctl call, resolved beforehand: no lock is taken between fork and exec
+                                preexec_fn=_parent_death_signal() if cfg.die_with_parent else None)  # noqa: PLW1509
     cfg.pid_file.write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

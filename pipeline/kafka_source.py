@@ -51,9 +51,9 @@ class KafkaReadConfig:
     start_at: str = "committed"  # committed (falling back to earliest), earliest, latest
     stop_at_end: bool = False  # bounded read: stop each partition at the end offset seen at start
     poll_timeout_ms: int = 200
-    idle_resume_ms: int = 250
+    idle_resume_ms: int = 100
     max_records_per_bundle: int = 500
-    idle_watermark_lag_ms: int = 1_000
+    idle_watermark_lag_ms: int = 200  # safe: the raw topic uses LogAppendTime (see schemas/topics.py)
     client_options: dict = field(default_factory=dict)  # security settings etc., passed to kafka-python
     # (topic, partition) → offset below which commits never go (the group's frontier when the job started):
     # a job that re-reads its retained input to rebuild state does not move its committed offsets back.
@@ -93,8 +93,8 @@ class OpenOffsetTracker(OffsetRestrictionTracker):
         rng = self.current_restriction()
         if rng.stop != END_OF_TIME:
             return super().current_progress()
-        done = 0 if self._current_position is None else self._current_position - rng.start + 1
-        return RestrictionProgress(completed=float(done), remaining=1.0)
+        # an open-ended range has no meaningful fraction; report none done, which never yields a NaN
+        return RestrictionProgress(fraction=0.0)
 
 
 class PartitionSpec(NamedTuple):

@@ -10,7 +10,8 @@ Compatibility (a failed test vetoes the pair):
 - place: two places must be the same or nested (shared name word, same country when one is a whole
   country) or near each other (≤ `near_km`); places in different countries are incompatible, except for
   transfers, whose origin and destination are both reported as "the place".
-Evidence (summed by `fit`): time closeness, same or nested place, actor overlap, the same figure, a shared
+Evidence (summed by `fit`): time closeness, same or nested place (a shared whole country, "Russia" and "Russia",
+is weak and not specific: half the stories share it), actor overlap, the same figure, a shared
 syndication cluster (a reprint of an article already in the event), the same source.
 """
 
@@ -46,7 +47,7 @@ class MergeSettings:
     min_score: float = 2.0  # an article joins a story from this fit when both have a time ...
     min_specific: float = 1.0  # ... of which this much must be specific (not just time and actors),
     min_score_undated: float = 2.5  # ... from this one when either has none,
-    undated_margin: float = 1.0  # ... and then only if the best story beats the runner-up by this much
+    undated_margin: float = 0.3  # ... and then only if the best story beats the runner-up by this much
     lede_slack: int = 150  # characters: mentions starting this close to an article's first one are its lede
     background_extra: float = 2.0  # a link between a lede and a background mention needs this much more fit
     horizon_days: int = 21  # a story takes no article this long (article time) after its first report
@@ -266,8 +267,10 @@ def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit 
         relations = {place_relation(event.location, known, settings) for known in view.locations}
         if relations == {"apart"} and event.type not in ROUTE_TYPES:
             return None
-        place = 2.0 if "same" in relations else 1.0 if relations & {"nested", "near"} else 0.0
-        total, specific = total + place, specific + place
+        if "same" in relations and not _whole_country(event.location, view.locations):
+            total, specific = total + 2.0, specific + 2.0
+        elif relations & {"same", "nested", "near"}:
+            total, specific = total + 1.0, specific + (0.0 if "same" in relations else 1.0)
     figures = _figure_score(event.quantities, view.figures)
     total, specific = total + figures, specific + max(0.0, figures)
     if same_cluster(mention, view):
@@ -275,6 +278,12 @@ def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit 
     if source_key(event.source_of_claim) in view.sources:
         total, specific = total + 0.5, specific + 0.5
     return Fit(total, bool(gaps), specific)
+
+
+def _whole_country(location: Location, known: list[Location]) -> bool:
+    """The shared place is a whole country ("Russia" and "Russia"): true of half the stories, so no specific fact."""
+    same = [k for k in known if place_words(location) & place_words(k)]
+    return location.precision == "country" and all(k.precision == "country" for k in same)
 
 
 def _figure_score(quantities: dict[str, Quantity], known: dict[str, list[Quantity]]) -> float:

@@ -161,3 +161,62 @@ def test_each_revision_is_judged_once_in_revision_order_whatever_the_delivery():
     state, out = AlertStep(RULES).run("ev1", None, events[:2])
     _, again = AlertStep(RULES).run("ev1", state, events[:2])
     assert len(out) == 2 and again == []
+
+
+def _new_then_twin(twin_day, twin_place, first_place="Kursk", twin_type="troop_deployment", undated=False):
+    first = revisions([ref("a")], places=[first_place], event_id="ev-a")
+    twin_ref = ref("b", day=twin_day)
+    if undated:
+        twin_ref = twin_ref.model_copy(update={"published": None})
+    twin = revisions([twin_ref], type=twin_type, places=[twin_place], event_id="ev-b")
+    if undated:
+        twin = [e.model_copy(update={"first_seen": None, "last_seen": None}) for e in twin]
+    return {a.event_id: a for a in alerts_batch(first + twin, RULES)}
+
+
+def test_the_same_news_under_a_second_event_id_is_an_update_not_a_second_new():
+    alerts = _new_then_twin(twin_day=2, twin_place="Kursk")
+    assert alerts["ev-a"].kind == "new"
+    repeat = alerts["ev-b"]
+    assert repeat.kind == "update" and "ev-a" in repeat.summary and repeat.summary.startswith("UPDATE")
+    assert repeat.alert_id == stable_id("alert", "ev-b", "1", "update")
+
+
+def test_other_news_still_announces_another_type_or_a_report_past_the_window():
+    assert _new_then_twin(twin_day=2, twin_place="Kursk", twin_type="casualties")["ev-b"].kind == "new"
+    assert _new_then_twin(twin_day=30, twin_place="Kursk")["ev-b"].kind == "new"  # past the type's window
+
+
+def test_an_undated_report_of_a_type_already_announced_for_the_same_actors_is_an_update():
+    assert _new_then_twin(twin_day=0, twin_place=None, undated=True)["ev-b"].kind == "update"
+    assert _new_then_twin(twin_day=0, twin_place=None, twin_type="casualties", undated=True)["ev-b"].kind == "new"
+
+
+def test_settling_new_alerts_is_the_same_whatever_the_delivery_order():
+    events = (revisions([ref("a"), ref("b", day=1, quantities={"troops": 3000})], places=["Kursk", "Kursk"],
+                        event_id="ev-a")
+              + revisions([ref("c", day=1)], places=["Kursk"], event_id="ev-b")
+              + revisions([ref("d", day=3)], type="casualties", event_id="ev-c"))
+    expected = sorted(a.model_dump_json() for a in alerts_batch(events, RULES))
+    for seed in range(4):
+        shuffled = list(events)
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(a.model_dump_json() for a in alerts_batch(shuffled, RULES)) == expected
+    kinds = {(a.event_id, a.revision): a.kind for a in alerts_batch(events, RULES)}
+    assert kinds[("ev-a", 1)] == "new" and kinds[("ev-b", 1)] == "update" and kinds[("ev-c", 1)] == "new"
+
+
+def test_same_news_needs_places_not_apart_except_for_visits_and_transfers():
+    from pipeline.alerting import NewsView, same_news
+    from pipeline.merge_match import MergeSettings
+
+    kursk = Location(name="Kursk", country="RUS", lat=51.73, lon=36.19, precision="region")
+    rajin = Location(name="Rajin", country="PRK", lat=42.24, lon=130.28, precision="city")
+    day = (1_000, 2_000)
+
+    def view(type, place):
+        return NewsView("e-" + place.name, type, 1_000, day, frozenset({"PRK", "RUS"}), place, ())
+
+    settings = MergeSettings()
+    assert not same_news(view("troop_deployment", kursk), view("troop_deployment", rajin), settings)
+    assert same_news(view("weapons_transfer", kursk), view("weapons_transfer", rajin), settings)

@@ -81,3 +81,12 @@ def test_specific_evidence_is_place_figure_source_cluster_not_time_and_actors(ma
 
 def test_figure_families_compare_variants():
     assert quantity_family("howitzers_M1989") == "howitzers" == quantity_family("Howitzers")
+
+
+def test_a_shared_whole_country_is_weak_evidence_a_shared_city_is_specific(make_mention):
+    in_country = fit(make_mention("b", place="Russia"), view_of(make_mention("a", place="Russia")), S)
+    assert in_country is not None and in_country.specific == 0  # no specific fact: below `min_specific`
+    in_city = fit(make_mention("d", place="Moscow"), view_of(make_mention("c", place="Moscow")), S)
+    assert in_city.specific == 2.0 and in_city.total == in_country.total + 1.0
+    nested = fit(make_mention("f", place="Moscow"), view_of(make_mention("e", place="Russia")), S)
+    assert nested.specific == 1.0
