@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from nkru.logs import setup_logging
+from pipeline.replay_cli import replay_options
 from nkru.settings import ConfigError, load_settings
 
 
@@ -43,18 +44,22 @@ def main(ctx: click.Context, config_file: Path | None, bootstrap: str | None, lo
 # ------------------------------------------------------------------ setup
 
 @main.command()
-def setup() -> None:
+@click.option("--flink", is_flag=True, help="also assemble the Flink job server's class path (Maven Central)")
+def setup(flink: bool) -> None:
     """Fetch the Kafka broker's jars (Maven Central) and build the Prism runner (Go module proxy), once.
 
     Both are cached outside the clone ($NKRU_CACHE, default ~/.cache/nkru); a second run returns at once.
     """
     from connectors.kafka_broker import BrokerError, install
+    from pipeline import flink as flink_runner
     from pipeline.runners import RunnerError, build_prism
 
     try:
         click.echo(f"kafka jars:   {install()}")
         click.echo(f"prism runner: {build_prism()}")
-    except (BrokerError, RunnerError) as exc:
+        if flink:
+            click.echo(f"flink job server: {flink_runner.install()}")
+    except (BrokerError, RunnerError, flink_runner.FlinkError) as exc:
         raise NkruError(str(exc)) from None
 
 
@@ -242,29 +247,36 @@ BEAM_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
 @main.command(context_settings=BEAM_ARGS)
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="output directory: articles, events, alerts, dead_letters (.jsonl) and summary.json")
-@click.option("--runner", default="prism", show_default=True, help="Beam runner (prism, FlinkRunner, …)")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="output directory: articles, events, alerts, dead_letters (.jsonl) and summary.json "
+                   "(with --to-kafka: summary.json only, optional)")
+@click.option("--runner", default="prism", show_default=True, help="Beam runner: prism, flink, or a Beam runner name")
 @click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="alert rules YAML")
+@replay_options
 @click.pass_context
-def replay(ctx, sources, out_dir, runner, ontology, rules) -> None:
-    """Replay archived input through the same graph, bounded.
+def replay(ctx, sources, out_dir, runner, ontology, rules, **options) -> None:
+    """Replay archived input through the same graph, bounded (or, with --to-kafka, into replay topics).
 
-    SOURCES are JSONL files of articles and/or files or directory trees of raw feed documents
-    (RSS/Atom/RDF; the fetch time comes from a YYYYMMDDTHHMMSSZ stamp in the file name, else its mtime).
-    Any other --option is passed to Beam as a pipeline option, e.g. --flink_master=[local].
+    SOURCES are files or directory trees of raw feed documents (RSS/Atom/RDF/JSON Feed; fetch time from a
+    YYYYMMDDTHHMMSSZ stamp in the file name, else the mtime), JSON exports of parsed entries, JSONL articles
+    and WARC files. Each article id is processed once (its earliest snapshot).
+    Any other --option=value is passed to Beam as a pipeline option, e.g. --flink_master=[local].
     """
-    beam_args = ctx.args
-    from pipeline.graph import GraphConfig
-    from pipeline.replay import ReplayError, run_replay
+    from pipeline.replay import ReplayError
+    from pipeline.replay_cli import replay_from_cli
 
+    beam_args = [*ctx.args, *(str(s) for s in sources if str(s).startswith("--"))]
+    sources = tuple(s for s in sources if not str(s).startswith("--"))
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise click.BadParameter(f"no such file or directory: {', '.join(missing)}", param_hint="SOURCES")
     try:
-        summary = run_replay(list(sources), out_dir, GraphConfig(ontology, rules), runner, list(beam_args))
+        _, line = replay_from_cli(ctx.obj, sources, out_dir, runner, ontology, rules, beam_args, **options)
     except ReplayError as exc:
         raise NkruError(str(exc)) from None
-    click.echo(json.dumps(summary["outputs"] | {"documents": summary["documents"]}, sort_keys=True))
+    click.echo(line)
 
 
 # ------------------------------------------------------------------ long-running roles

@@ -35,7 +35,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Timestamp
 
-DEFAULT_TICK_MICROS = 1_000_000
+DEFAULT_TICK_MICROS = 100_000
 DAY_MICROS = 86_400 * 1_000_000
 
 

@@ -52,8 +52,17 @@ def build_prism(quiet: bool = True) -> Path:
 
 
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:
-    """Options for `runner`: 'prism' (local, default) or any Beam runner flags passed through in `extra`."""
+    """Options for `runner`: 'prism' (local, default), 'flink' (pipeline/flink.py) or any Beam runner name,
+    with further Beam flags passed through in `extra`."""
+    if runner == "flink":
+        from pipeline.flink import runner_args
+
+        return PipelineOptions(runner_args(streaming=streaming, extra=extra))
     args = list(extra or [])
+    if not any(a.startswith("--job_server_timeout") for a in args):
+        # the SDK's gRPC calls to the job service (wait_until_finish included) time out after 60 s by
+        # default, which ends any longer job (apache/beam#35867)
+        args.append("--job_server_timeout=604800")
     if runner == "prism":
         args = ["--runner=PrismRunner", f"--prism_location={build_prism()}",
                 "--environment_type=LOOPBACK", *args]

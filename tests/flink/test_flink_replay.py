@@ -1,30 +1,19 @@
 """The replay graph on Apache Flink (Beam's portable runner, embedded Flink 1.19 in a job server assembled from
-Maven Central) writes the same events and alerts as on Prism, in Flink's batch and in its streaming mode; and
-the Kafka source runs there in streaming mode, its timers fire and its offsets are committed once
-checkpoints complete (Flink finalizes bundles on checkpoint completion).
+Maven Central) writes the same events and alerts as on Prism, in Flink's batch and in its streaming mode.
 
 Nothing here skips: when the job server cannot be installed or started, the tests fail and say why.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.transforms import userstate
-from apache_beam.transforms.timeutil import TimeDomain
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 
 from pipeline import flink
-from pipeline.kafka_source import KafkaReadConfig, ReadFromKafka
 from pipeline.replay import run_replay
 
 pytestmark = pytest.mark.runner
@@ -130,88 +119,3 @@ def test_arguments_submit_to_the_job_server_without_a_download():
     assert f"--checkpointing_interval={flink.CHECKPOINT_INTERVAL_MS}" in args
     assert args.count("--parallelism=4") == 1 and not any(a.startswith("--flink_job_server_jar") for a in args)
 
-
-# ------------------------------------------------------------------ the Kafka source in streaming mode
-
-class CountAtTimerFn(beam.DoFn):
-    """Buffers values per key; an event-time timer 5 s after each element emits the buffered count."""
-
-    BUFFER = userstate.BagStateSpec("buffer", beam.coders.VarIntCoder())
-    FLUSH = userstate.TimerSpec("flush", TimeDomain.WATERMARK)
-
-    def process(self, kv, ts=beam.DoFn.TimestampParam, buffer=beam.DoFn.StateParam(BUFFER),
-                flush=beam.DoFn.TimerParam(FLUSH)):
-        buffer.add(kv[1])
-        flush.set(ts + 5)
-
-    @userstate.on_timer(FLUSH)
-    def on_flush(self, key=beam.DoFn.KeyParam, buffer=beam.DoFn.StateParam(BUFFER)):
-        values = list(buffer.read())
-        buffer.clear()
-        yield {"key": key, "n": len(values)}
-
-
-class ProduceFn(beam.DoFn):
-    def __init__(self, bootstrap: str, topic: str):
-        self.bootstrap, self.topic = bootstrap, topic
-
-    def setup(self):
-        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-
-    def process(self, row):
-        self.producer.send(self.topic, json.dumps(row).encode())
-
-    def finish_bundle(self):
-        self.producer.flush()
-
-    def teardown(self):
-        self.producer.close()
-
-
-def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[int | None]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return [consumer.committed(TopicPartition(topic, p)) for p in range(partitions)]
-    finally:
-        consumer.close()
-
-
-def test_kafka_source_on_flink_fires_timers_and_commits_offsets_after_checkpoints(job_server, kafka_bootstrap):
-    tag = uuid.uuid4().hex[:8]
-    source, sink, group = f"flink-src.{tag}", f"flink-out.{tag}", f"flink-grp.{tag}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(source, 2, 1), NewTopic(sink, 1, 1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    base_ms = int(time.time() * 1000) - 120_000
-    for i in range(20):
-        producer.send(source, key=f"k{i % 3}".encode(), value=json.dumps({"i": i}).encode(), partition=i % 2,
-                      timestamp_ms=base_ms + i * 1000)
-    producer.flush()
-    producer.close()
-
-    args = flink.pipeline_args(job_server.endpoint(), streaming=True, parallelism=2, checkpointing_interval_ms=2000,
-                               extra=[f"--environment_cache_millis={HARNESS_CACHE_MS}"])
-    pipeline = beam.Pipeline(options=PipelineOptions(args))
-    (pipeline
-     | ReadFromKafka(KafkaReadConfig(kafka_bootstrap, (source,), group_id=group))
-     | beam.Map(lambda r: (r.key.decode(), json.loads(r.value)["i"]))
-     | beam.ParDo(CountAtTimerFn())
-     | beam.ParDo(ProduceFn(kafka_bootstrap, sink)))
-    result = pipeline.run()
-    rows: list[dict] = []
-    committed: list[int | None] = []
-    try:
-        consumer = KafkaConsumer(sink, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-                                 consumer_timeout_ms=500)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            rows.extend(json.loads(m.value) for m in consumer)
-            committed = _committed(kafka_bootstrap, group, source, 2)
-            if sum(r["n"] for r in rows) >= 20 and committed == [10, 10]:
-                break
-        consumer.close()
-    finally:
-        result.cancel()
-    assert sum(r["n"] for r in rows) == 20 and {r["key"] for r in rows} == {"k0", "k1", "k2"}
-    assert committed == [10, 10], f"offsets committed: {committed}"
