@@ -25,7 +25,7 @@ def _commands(group, prefix=()):
 def test_every_command_has_help(path):
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0, result.output
-    usage, _, rest = result.output.partition("\n\n")
+    usage, _, rest = result.stdout.partition("\n\n")  # stdout alone: other tests' clients may log to stderr
     assert usage.startswith("Usage: ")
     assert len(rest.strip().splitlines()[0]) > 10  # a sentence that says what it does
 
