@@ -3,7 +3,7 @@ marked with `duplicate_of` (the first article of the cluster) and `cluster_id`; 
 `cluster_id` (its own id when it is the first of its cluster). Nothing goes to dead letters: an article
 without text has no sketch and is the first of its own cluster.
 
-Layout. Every keyed step is an `OrderedFoldFn` (decisions in the fixed order (element timestamp, article
+Layout. Every keyed step is an `OrderedFold` (decisions in the fixed order (element timestamp, article
 time, article id), not arrival order or bundle boundaries) over a `ShardedStep` (many small sub-keys folded
 inside a fixed set of hash shards, pruned by article time; see `pipeline.merge_order`):
 
@@ -17,7 +17,13 @@ inside a fixed set of hash shards, pruned by article time; see `pipeline.merge_o
    share one band value, and buckets spread over shards and workers.
 4. `DecideCluster` — sub-key: article id (64 shards); waits for the article and all its band reports (their
    number travels with the article, so completeness never depends on time), then marks it with the earliest
-   verified match. A minimum over the reports: the order they arrive in does not matter.
+   verified match. A minimum over the reports: the order they arrive in does not matter. Last line of
+   defence: when a bounded input ends with an article still waiting, it leaves as its own cluster and is
+   counted (`dedup.undecided`, logged), never dropped; every article that enters comes out exactly once.
+
+On bounded input (a replay) the folds group each key's values (`OrderedFold`), with no user state or timers:
+Prism 2.62 loses keyed state when it splits a slow stateful bundle (apache/beam#35771), which made replays
+drop articles here, a different number each run.
 
 State per article, kept 30 days of article time: 12 bucket entries of ≈ 370 bytes with its id (≈ 4.4 kB for
 the gold set's 43-byte ids, `tests/dedup/test_dedup_pure.py::test_state_bytes_per_article`) and ≈ 70 bytes
@@ -25,6 +31,8 @@ in `FirstById`.
 """
 
 from __future__ import annotations
+
+import logging
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -38,12 +46,15 @@ from pipeline.dedup_match import (
     CollectStep,
     DedupSettings,
     ExactFirstStep,
+    Undecided,
     order_of,
     site_of,
 )
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFoldFn, ShardedStep, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
 from pipeline.sketch import sketch_text
 from schemas.records import EnrichedArticle
+
+log = logging.getLogger(__name__)
 
 
 def sketch_and_route(enriched: EnrichedArticle, bucket_shards: int, id_shards: int):
@@ -100,14 +111,22 @@ class KeepFirstFn(beam.DoFn):
             ledger.finished_position(enriched.article.source_position)
 
 
-class CountNearDuplicatesFn(beam.DoFn):
+class CountOutcomesFn(beam.DoFn):
+    """Decided article (or `Undecided`) → the article; counts near-duplicates and undecided articles."""
+
     def __init__(self):
         self.near = Metrics.counter("dedup", "near_duplicates")
+        self.undecided = Metrics.counter("dedup", "undecided")
 
-    def process(self, enriched: EnrichedArticle):
-        if enriched.duplicate_of is not None:
+    def process(self, decided: EnrichedArticle | Undecided):
+        if isinstance(decided, Undecided):
+            self.undecided.inc()
+            log.warning("article %s left dedup as its own cluster: %d of %d band reports arrived",
+                        decided.article.article.id, decided.received, decided.expected)
+            decided = decided.article
+        if decided.duplicate_of is not None:
             self.near.inc()
-        yield enriched
+        yield decided
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -128,7 +147,7 @@ class DeduplicateArticles(beam.PTransform):
             enriched
             | "KeyById" >> beam.Map(lambda e: (shard_of(e.article.id, st.id_shards, "e"), e))
             .with_output_types(tuple[str, EnrichedArticle])
-            | "FirstById" >> beam.ParDo(OrderedFoldFn(exact, tick))
+            | "FirstById" >> OrderedFold(exact, tick)
             | "DropExact" >> beam.ParDo(KeepFirstFn())
         )
         routed = firsts | "Sketch" >> beam.FlatMap(sketch_and_route, st.bucket_shards, st.id_shards).with_outputs(
@@ -136,7 +155,7 @@ class DeduplicateArticles(beam.PTransform):
         reports = (
             routed.bands
             | "TypeBands" >> beam.Map(lambda kv: kv).with_output_types(tuple[str, tuple[str, Candidate]])
-            | "MatchInBands" >> beam.ParDo(OrderedFoldFn(buckets, tick))
+            | "MatchInBands" >> OrderedFold(buckets, tick)
             | "KeyReports" >> beam.Map(lambda r: (shard_of(r.article_id, st.id_shards, "a"), r))
             .with_output_types(tuple[str, object])
         )
@@ -144,6 +163,6 @@ class DeduplicateArticles(beam.PTransform):
         return (
             (articles, reports)
             | "Collect" >> beam.Flatten()
-            | "DecideCluster" >> beam.ParDo(OrderedFoldFn(collect, tick))
-            | "CountNear" >> beam.ParDo(CountNearDuplicatesFn())
+            | "DecideCluster" >> OrderedFold(collect, tick)
+            | "CountNear" >> beam.ParDo(CountOutcomesFn()).with_output_types(EnrichedArticle)
         )

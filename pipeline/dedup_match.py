@@ -9,6 +9,8 @@
   time, relative to the newest member) are dropped, which bounds the bucket.
 - `decide_cluster`: an article's reports from all its bands → `duplicate_of` = the earliest verified match
   (by the fixed order), `cluster_id` = that id, or the article's own id when it matched nothing.
+- `CollectStep.finish`: at the end of a bounded input, an article still missing band reports is not dropped:
+  it leaves as the first of its own cluster, wrapped in `Undecided` so the transform counts it.
 
 Clusters are stars around their first article. A copy of a copy that no longer matches the original points
 at the copy it matches; consumers that count independent sources join such chains through `cluster_id`
@@ -201,6 +203,15 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Undecided:
+    """An article whose band reports did not all arrive before the input ended, marked as its own cluster."""
+
+    article: EnrichedArticle
+    received: int
+    expected: int
+
+
+@dataclass(frozen=True)
 class CollectStep:
     """Per article id: gather the article and its band reports; when all are in, mark it (`decide_cluster`).
 
@@ -223,6 +234,15 @@ class CollectStep:
         if not pending.complete:
             return pending, []
         return None, [decide_cluster(pending.article.article, pending.reports)]
+
+    def finish(self, key: str, state: Pending | None) -> list[Undecided]:
+        """The input has ended with the article still waiting: it is the first of its own cluster (a guess that
+        depends on no report, so it is the same whichever reports went missing). Reports without their article
+        have nothing to emit."""
+        if state is None or state.article is None:
+            return []
+        own = decide_cluster(state.article.article, [])
+        return [Undecided(own, len(state.reports), state.article.expected)]
 
 
 def decide_cluster(article: EnrichedArticle, reports: list[BandReport]) -> EnrichedArticle:

@@ -137,3 +137,56 @@ def test_a_dropped_exact_duplicate_reports_its_raw_position_finished():
         update={"source_position": f"{topic}[0]@7"})})
     assert list(KeepFirstFn().process(("exact_duplicate", copy))) == []
     assert ledger.safe_offset(topic, 0) == 8
+
+
+# ---------------------------------------------------------------- folding a bounded input, and its end
+
+def test_an_article_still_waiting_at_the_end_of_the_input_leaves_as_its_own_cluster():
+    from pipeline.dedup_match import ArticlePart, CollectStep, Undecided
+
+    _, articles = load(FIXTURES / "wire_copies.json")
+    copy = articles[1]
+    step = CollectStep()
+    report = BandReport(copy.article.id, "00:x", (Match("wire-original", (1, "wire-original"), 0.9, 0.8),))
+    state, out = step.run(copy.article.id, None, [ArticlePart(copy, 2), report])
+    assert out == [] and state is not None
+    (undecided,) = step.finish(copy.article.id, state)
+    assert undecided == Undecided(undecided.article, received=1, expected=2)
+    assert undecided.article.duplicate_of is None and undecided.article.cluster_id == copy.article.id
+    assert step.finish("orphan", step.run("orphan", None, [report])[0]) == []  # reports without their article
+
+
+def test_folding_a_key_tick_by_tick_equals_folding_it_as_the_timers_flush():
+    from dataclasses import dataclass
+
+    from pipeline.merge_order import ShardedStep, fold_in_ticks, next_tick, ready_in_order
+
+    @dataclass(frozen=True)
+    class Record:
+        namespace: str = "t"
+
+        def order_key(self, value):
+            return value
+
+        def run(self, key, state, values):
+            seen = state or 0
+            return seen + 1, [f"{key}|{seen}|{','.join(values)}"]
+
+        def finish(self, key, state):
+            return [f"{key}|end after {state}"]
+
+    step = ShardedStep(Record(), lambda v: (v[0], v), lambda _s: None, 10**12)
+    stamped = [(25, "b2"), (3, "a1"), (3, "b1"), (12, "a2"), (3, "a0")]
+    shuffled = stamped[:]
+    random.Random(3).shuffle(shuffled)
+    folded = list(fold_in_ticks(step, "k", shuffled, 10))
+    assert folded == list(fold_in_ticks(step, "k", stamped, 10))
+    # what the timer path does: flush each tick's values, in (timestamp, order key) order
+    state, pending, flushes = None, [(ts, step.order_key(v), v) for ts, v in stamped], []
+    for due in sorted({next_tick(ts, 10) for ts, _ in stamped}):
+        ready, pending = ready_in_order(pending, due)
+        state, out = step.run("k", state, [item[2] for item in ready])
+        flushes.append((due, out))
+    assert folded[:-1] == flushes
+    assert folded == [(10, ["a|0|a0,a1", "b|0|b1"]), (20, ["a|1|a2"]), (30, ["b|1|b2"]),
+                      (30, ["a|end after 2", "b|end after 2"])]
