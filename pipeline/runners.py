@@ -51,6 +51,28 @@ def build_prism(quiet: bool = True) -> Path:
     return target
 
 
+def refuse_runner_splits() -> None:
+    """Make this process's SDK harness refuse runner-initiated bundle splits.
+
+    Prism 2.62 splits a bundle that shows no progress for two 100 ms checks, and runs the split-off half
+    of a *stateful* stage without the key's state, then lets it overwrite that state
+    (apache/beam#35771, fixed in later Prism versions): keyed state is silently lost under load. Refusing
+    a split is always correct (the runner then waits for the bundle); it only forgoes a throughput
+    optimisation. Splittable DoFns still checkpoint themselves (`defer_remainder`). With the LOOPBACK
+    environment the harness runs in this process, so patching it here covers every stage.
+    """
+    from apache_beam.runners.worker import bundle_processor
+
+    if getattr(bundle_processor.DataInputOperation.try_split, "_nkru_refuses", False):
+        return
+
+    def try_split(self, *args, **kwargs):
+        return None
+
+    try_split._nkru_refuses = True  # type: ignore[attr-defined]
+    bundle_processor.DataInputOperation.try_split = try_split
+
+
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:
     """Options for `runner`: 'prism' (local, default), 'flink' (pipeline/flink.py) or any Beam runner name,
     with further Beam flags passed through in `extra`."""
@@ -64,6 +86,7 @@ def runner_options(runner: str = "prism", streaming: bool = False, extra: list[s
         # default, which ends any longer job (apache/beam#35867)
         args.append("--job_server_timeout=604800")
     if runner == "prism":
+        refuse_runner_splits()
         args = ["--runner=PrismRunner", f"--prism_location={build_prism()}",
                 "--environment_type=LOOPBACK", *args]
     elif not any(a.startswith("--runner") for a in args):
