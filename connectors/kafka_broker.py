@@ -201,7 +201,8 @@ def start(cfg: BrokerConfig, timeout: float = 90.0) -> int:
     log4j = f"-Dlog4j2.configurationFile={cfg.data_dir / 'log4j2.properties'}"
     fmt = subprocess.run(
         [java, log4j, "-cp", _classpath(), "kafka.tools.StorageTool", "format",
-         "-t", _cluster_id(cfg.data_dir), "-c", str(props), "--ignore-formatted"],
+         # `=` form: a base64 cluster id may start with '-', which argparse would take for an option
+         f"--cluster-id={_cluster_id(cfg.data_dir)}", "-c", str(props), "--ignore-formatted"],
         capture_output=True, text=True)
     if fmt.returncode != 0:
         raise BrokerError(f"formatting Kafka storage in {cfg.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")

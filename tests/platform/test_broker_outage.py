@@ -4,9 +4,7 @@ article produced before and after the outage is processed (real broker of the te
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -15,23 +13,13 @@ from connectors import kafka_broker
 from connectors.kafka_io import ensure_topics
 from nkru.settings import KafkaSettings, ObservabilitySettings, ProcessSettings, Settings
 from pipeline.streaming import StreamingJob
-from schemas.records import RawArticle
 from schemas.topics import ENRICHED, RAW, topic
+from tests.platform.helpers import fixture_articles, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.runner]
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "platform" / "articles.jsonl"
 
 
-def _articles() -> list[RawArticle]:
-    out = {}
-    for line in FIXTURE.read_text().splitlines():
-        try:
-            article = RawArticle.model_validate_json(line)
-        except ValueError:
-            continue
-        out[article.id] = article
-    return list(out.values())
 
 
 def _produce(bootstrap, name, articles):
@@ -50,13 +38,6 @@ def _enriched_ids(bootstrap, name) -> set[str]:
         consumer.close()
 
 
-def _wait_for(predicate, deadline_s, what):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_job_waits_through_a_broker_outage(private_broker, prism_binary, tmp_path):
@@ -65,18 +46,18 @@ def test_job_waits_through_a_broker_outage(private_broker, prism_binary, tmp_pat
     settings = Settings(kafka=kafka, state_dir=tmp_path, observability=ObservabilitySettings(enabled=False),
                         process=ProcessSettings(group_id="outage"))
     raw, enriched = topic(RAW, kafka.topic_prefix).name, topic(ENRICHED, kafka.topic_prefix).name
-    articles = _articles()
+    articles = fixture_articles()
     before, after = articles[:4], articles[4:]
     job = StreamingJob(settings).start()
     try:
         _produce(kafka.bootstrap_servers, raw, before)
-        _wait_for(lambda: _enriched_ids(kafka.bootstrap_servers, enriched) >= {a.id for a in before}, 120,
+        wait_for(lambda: _enriched_ids(kafka.bootstrap_servers, enriched) >= {a.id for a in before}, 120,
                   "the articles produced before the outage")
         kafka_broker.stop(private_broker)
         assert not kafka_broker.answers(private_broker)
         kafka_broker.start(private_broker)
         _produce(kafka.bootstrap_servers, raw, after)
-        _wait_for(lambda: _enriched_ids(kafka.bootstrap_servers, enriched) >= {a.id for a in articles}, 240,
+        wait_for(lambda: _enriched_ids(kafka.bootstrap_servers, enriched) >= {a.id for a in articles}, 240,
                   "the articles produced after the outage")
         assert not job.ended_by_itself
     finally:

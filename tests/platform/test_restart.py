@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -17,23 +16,13 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.replay import run_replay
-from schemas.records import RawArticle
 from schemas.topics import ALERTS, DEAD_LETTERS, ENRICHED, RAW, topic
+from tests.platform.helpers import FIXTURE, fixture_articles, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.runner]
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "platform" / "articles.jsonl"
 
 
-def _articles() -> list[RawArticle]:
-    rows = []
-    for line in FIXTURE.read_text().splitlines():
-        try:
-            rows.append(RawArticle.model_validate_json(line))
-        except ValueError:
-            continue
-    unique = {a.id: a for a in rows}
-    return sorted(unique.values(), key=lambda a: a.published)
 
 
 def _produce(bootstrap: str, name: str, values: list[bytes], keys: list[bytes]) -> None:
@@ -53,13 +42,6 @@ def _read_all(bootstrap: str, name: str) -> list[dict]:
         consumer.close()
 
 
-def _wait_for(predicate, deadline_s: float, what: str):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Job:
@@ -88,7 +70,7 @@ class Job:
 
 
 def test_kill9_and_restart_loses_nothing_and_repeats_no_alert(kafka_settings, prism_binary, tmp_path):
-    articles = _articles()
+    articles = fixture_articles()
     expected = run_replay([FIXTURE], tmp_path / "replay")
     expected_alerts = {(a["event_id"], a["revision"]) for a in map(json.loads, (tmp_path / "replay" / "alerts.jsonl")
                                                                    .read_text().splitlines())}
@@ -106,7 +88,7 @@ def test_kill9_and_restart_loses_nothing_and_repeats_no_alert(kafka_settings, pr
 
     job = Job(env, tmp_path / "job.log")
     try:
-        _wait_for(lambda: len(_read_all(kafka_settings.bootstrap_servers, topic(ENRICHED, prefix).name)) >= half,
+        wait_for(lambda: len(_read_all(kafka_settings.bootstrap_servers, topic(ENRICHED, prefix).name)) >= half,
                   180, "the first half of the articles to be processed")
         # the second half, and a poisoned record, land while the job runs; the job dies at once
         _produce(kafka_settings.bootstrap_servers, raw,
@@ -117,10 +99,10 @@ def test_kill9_and_restart_loses_nothing_and_repeats_no_alert(kafka_settings, pr
 
     job = Job(env, tmp_path / "job.log")
     try:
-        _wait_for(lambda: {(a["event_id"], a["revision"]) for a in _read_all(kafka_settings.bootstrap_servers, alerts)}
+        wait_for(lambda: {(a["event_id"], a["revision"]) for a in _read_all(kafka_settings.bootstrap_servers, alerts)}
                   >= expected_alerts, 240, "every expected alert after the restart")
         # let the rebuilt job catch up completely before judging duplicates
-        _wait_for(lambda: any(d["stage"] == "decode" for d in
+        wait_for(lambda: any(d["stage"] == "decode" for d in
                               _read_all(kafka_settings.bootstrap_servers, topic(DEAD_LETTERS, prefix).name)),
                   60, "the poisoned record's dead letter")
     finally:
