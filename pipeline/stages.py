@@ -1,7 +1,7 @@
 """Per-element stages of the graph: decode raw records, extract events, explode mentions.
 
 RawArticle → EnrichedArticle (extraction failures → dead letters, stage "extract");
-EnrichedArticle → EventMention for each event of a relevant, non-duplicate article.
+EnrichedArticle → EventMention for each event of a relevant article (reprints keep their duplicate_of mark).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class ExtractEvents(beam.PTransform):
 
 
 def mentions_of(enriched: EnrichedArticle) -> list[EventMention]:
-    """The event mentions of one enriched article: none for irrelevant articles or exact duplicates."""
+    """The event mentions of one enriched article (reprints included, marked with duplicate_of); none if irrelevant."""
     if not enriched.relevant:
         return []
     article = enriched.article
