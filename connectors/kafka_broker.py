@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nkru.paths import cache_dir
+from nkru.procs import alive as _alive
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).parent / "maven" / "kafka" / "pom.xml"
@@ -146,21 +147,6 @@ def read_pid(cfg: BrokerConfig) -> int | None:
     return pid if _alive(pid) else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child counts as gone
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return state != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
-
-
 def answers(cfg: BrokerConfig, timeout: float = 2.0) -> bool:
     """True when the broker accepts a connection and returns cluster metadata."""
     try:
@@ -232,22 +218,13 @@ def stop(cfg: BrokerConfig, timeout: float = 30.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
-        _reap(pid)
         time.sleep(0.1)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
         while _alive(pid):
-            _reap(pid)
             time.sleep(0.05)
     cfg.pid_file.unlink(missing_ok=True)
     return True
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _port_taken(host: str, port: int) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 import apache_beam
 
 from nkru.paths import cache_dir, state_dir
+from nkru.procs import alive as _alive
 
 BEAM_VERSION = apache_beam.__version__
 FLINK_VERSION = "1.19"
@@ -274,23 +275,6 @@ def _kill(pid: int, timeout: float = 30.0) -> None:
         os.kill(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our exited child
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def _tail(path: Path, offset: int = 0, lines: int = 40) -> str:

@@ -1,4 +1,4 @@
-"""Sources and sinks of the graph at its edges: the raw-article topic, Kafka sinks, JSONL shard files.
+"""Edges of the graph: the raw-article topic as a source, record keys and positions, JSONL shard files.
 
 Every source yields RawArticle elements on its main output and DeadLetter records on DEAD. Archived input
 (feed documents, entries exports, JSONL articles, WARC files) is read by `pipeline.sources*`.
@@ -14,10 +14,8 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from pipeline.kafka_source import KafkaReadConfig, KafkaRecord, ReadFromKafka
-from pipeline.sources import fetch_time_of, list_documents  # noqa: F401 - kept importable from here
 from pipeline.stages import DEAD, decode_raw_article
 from schemas.records import RawArticle
-from schemas.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +60,6 @@ class ReadArticlesFromKafka(beam.PTransform):
             | "Read" >> ReadFromKafka(self.config)
             | "Decode" >> beam.ParDo(_DecodeRecordFn()).with_outputs(DEAD, main="articles")
         )
-
-
-class WriteToKafkaFn(beam.DoFn):
-    """Records → `topic`, keyed by the topic's key field; flushed (acks=all) before the bundle completes."""
-
-    def __init__(self, kafka_settings, topic: Topic):
-        self.kafka_settings = kafka_settings
-        self.topic = topic
-        self.producer = None
-
-    def setup(self):
-        from connectors.kafka_io import make_producer
-
-        self.producer = make_producer(self.kafka_settings, client_id=f"nkru-sink-{self.topic.name}")
-
-    def process(self, record):
-        from connectors.kafka_io import headers_for
-
-        key = record_key(record, self.topic.key)
-        self.producer.send(self.topic.name, key=key.encode("utf-8"), value=self.topic.encode(record),
-                           headers=headers_for(self.topic))
-
-    def finish_bundle(self):
-        self.producer.flush()
-
-    def teardown(self):
-        if self.producer is not None:
-            self.producer.close()
 
 
 def record_key(record, dotted: str) -> str:
