@@ -2,7 +2,9 @@
 
 - Pairwise: two articles sharing a relevant gold group (`D…`) should share a canonical event in events.jsonl
   (its mentions list both); two sharing no group should not. Pairs that share only a negative group (`DN…`,
-  irrelevant stories) are left out. Precision = TP / predicted pairs, recall = TP / gold pairs.
+  irrelevant stories) are left out. Precision = TP / predicted pairs, recall = TP / gold pairs; `found_by_kind`
+  splits the gold pairs by what their times allow (one undated, one dated only to the month, dated ≤ 10 days
+  apart, dated further apart).
 - Near-duplicate flags: the gold set's copies are pairs in one group whose 5-word-shingle containment is ≥ 0.5
   (computed from the texts here, exactly); each should be in one cluster (`cluster_id` / `duplicate_of`).
   Flags across different stories are counted as false flags.
@@ -21,6 +23,7 @@ import itertools
 import json
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from pipeline.sketch import shingles
@@ -46,7 +49,9 @@ def pairwise(gold: list[dict], events: list[dict]) -> dict:
     for event in events:
         members = sorted({m["article_id"] for m in event["mentions"]} & set(ids))
         together.update(itertools.combinations(members, 2))
+    published = {row["id"]: row.get("published") for row in gold}
     tp = fp = fn = 0
+    kinds: dict[str, list[int]] = {}
     for a, b in itertools.combinations(sorted(ids), 2):
         gold_pair = bool(groups[a] & groups[b])
         if not gold_pair and negative_only[a] & negative_only[b]:
@@ -55,9 +60,22 @@ def pairwise(gold: list[dict], events: list[dict]) -> dict:
         tp += gold_pair and predicted
         fp += predicted and not gold_pair
         fn += gold_pair and not predicted
+        if gold_pair:
+            kinds.setdefault(pair_kind(published[a], published[b]), [0, 0])[0 if predicted else 1] += 1
     return {"true_pairs": tp, "false_pairs": fp, "missed_pairs": fn,
             "precision": round(tp / (tp + fp), 3) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 3) if tp + fn else None}
+            "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+            "found_by_kind": {k: f"{found}/{found + missed}" for k, (found, missed) in sorted(kinds.items())}}
+
+
+def pair_kind(a: str | None, b: str | None) -> str:
+    """What the publication dates of a gold pair allow: 'undated', 'month-only', 'dated<=10d' or 'dated>10d'."""
+    if not a or not b:
+        return "undated"
+    if len(a) < 10 or len(b) < 10:
+        return "month-only"
+    days = abs((date.fromisoformat(a[:10]) - date.fromisoformat(b[:10])).days)
+    return "dated<=10d" if days <= 10 else "dated>10d"
 
 
 def gold_copies(gold: list[dict]) -> list[tuple[str, str, float]]:

@@ -6,8 +6,9 @@ article id, position), so bundle boundaries, arrival order and runner change not
 
 1. `AssignStories` — one key: an article's mentions (they share its element timestamp, so one flush holds
    them all) are gathered, the article joins a story and each mention an event of that story
-   (`pipeline.merge_story`; compatibility in `pipeline.merge_match`). Its state is only the `EventView`s
-   and evidence terms of the stories of the last `horizon_days` (21) of article time, no texts.
+   (`pipeline.merge_story`; compatibility in `pipeline.merge_match`, word similarity in `pipeline.merge_text`).
+   Its state is only the `EventView`s and the hashed title and evidence terms of the stories of the last
+   `horizon_days` (21) of article time, no texts.
    One key keeps the decision global (a story may hold any event type); at the volume of this beat
    (hundreds of relevant articles a day) one worker is ample.
 2. `BuildEvents` — keyed by event id, folded inside `event_shards` hash shards (`ShardedStep`): an event's

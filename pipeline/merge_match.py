@@ -5,7 +5,8 @@ Compatibility (a failed test vetoes the pair):
   type's window of the event's first report (no chaining: a story that goes on for months opens a new event
   per window), and a date the text fixes must agree, within the window, with the event's dates or reports.
   So a reference to an older event (a 2024 article recalling a 2023 visit) stays out of the old story.
-  A publication date known only to the month ('2024-03' → the 1st at 00:00) counts as the whole month;
+  A publication date known only to the month ('2024-03' → the 1st at 00:00) counts as the whole month, and
+  a day its text fixes as the span from that day to the month's end (a weekday was resolved against the 1st);
 - actors: two non-empty actor sets must share a country;
 - place: two places must be the same or nested (shared name word, same country when one is a whole
   country) or near each other (≤ `near_km`); places in different countries are incompatible, except for
@@ -46,15 +47,18 @@ class MergeSettings:
     near_km: float = 250.0
     min_score: float = 2.0  # an article joins a story from this fit when both have a time ...
     min_specific: float = 1.0  # ... of which this much must be specific (not just time and actors),
-    min_score_undated: float = 2.5  # ... from this one when either has none,
-    undated_margin: float = 0.3  # ... and then only if the best story beats the runner-up by this much
+    min_score_undated: float = 2.5  # ... from this one when either has none
     lede_slack: int = 150  # characters: mentions starting this close to an article's first one are its lede
     background_extra: float = 2.0  # a link between a lede and a background mention needs this much more fit
     horizon_days: int = 21  # a story takes no article this long (article time) after its first report
     text_window_days: int = 7  # evidence-term similarity links articles at most this far apart ...
     text_min: float = 0.25  # ... from this similarity on (idf-weighted share of the article's terms)
-    text_min_undated: float = 0.5  # ... or this one for an article with no date (the margin rule still applies)
     text_weight: float = 2.0  # and adds this much per unit of similarity to a story's link
+    text_specific: float = 10.0  # per unit of similarity, shared words count as specific fact of a link ...
+    text_specific_days: int = 2  # ... between reports at most this far apart
+    text_min_undated: float = 0.2  # an undated article joins a story from this resemblance (cosine) ...
+    undated_corroboration: float = 0.05  # ... plus this per unit of specific fact shared with one of its events
+    undated_margin: float = 0.05  # ... if that beats the runner-up story by this much
 
     def window(self, event_type: str) -> int:
         return self.window_days.get(event_type, 7) * DAY
@@ -94,6 +98,16 @@ def report_interval(published: datetime | None) -> Interval | None:
     if published.day == 1 and (published.hour, published.minute, published.second, published.microsecond) == (0,) * 4:
         return date_interval(f"{published.year:04d}-{published.month:02d}")
     return _micros(published), _micros(published)
+
+
+def fixed_interval(mention: EventMention) -> Interval | None:
+    """The date the text fixes. A day named relative to the publication ("on Thursday") was resolved against a
+    publication date known only to the month as if it were the 1st, so there the day is read as the whole
+    span from it to the end of that month."""
+    fixed, report = date_interval(mention.event.event_date), report_interval(mention.published)
+    if fixed is not None and report is not None and not precise(report) and fixed[1] - fixed[0] < DAY:
+        return hull(fixed, report)
+    return fixed
 
 
 def precise(interval: Interval | None) -> bool:
@@ -190,7 +204,7 @@ class EventView:
         report = report_interval(mention.published)
         if report is not None and (self.anchor is None or (precise(report) and not precise(self.anchor))):
             self.anchor = report
-        self.dates = hull(self.dates, date_interval(event.event_date))
+        self.dates = hull(self.dates, fixed_interval(mention))
         self.actors |= {a.code for a in event.actors}
         if event.location is not None and event.location not in self.locations:
             self.locations.append(event.location)
@@ -203,16 +217,19 @@ class EventView:
         self.lede |= lede
 
 
-def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings) -> list[int] | None:
+def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
+              dated_by_lede: bool = False) -> list[int] | None:
     """Distances (micros) from the mention to the event on every time both have; None when one is too far.
 
     A reprint (another article of a syndication cluster already in the event) repeats its original whenever
-    it appears: its own publication time is no evidence against it.
+    it appears: its own publication time is no evidence against it. A mention with no date of its own is
+    taken to report something of the last `lookback_days`, unless `dated_by_lede`: its article's lede put a
+    dated mention in this event ("The summit was held on 2 April. The leaders also signed…").
     """
     window, lookback = settings.window(mention.event.type), settings.lookback_days * DAY
     if mention.article_id not in view.articles and same_cluster(mention, view):
         return []
-    report, fixed = report_interval(mention.published), date_interval(mention.event.event_date)
+    report, fixed = report_interval(mention.published), fixed_interval(mention)
     gaps = []
     if report is not None and view.anchor is not None:
         gaps.append(gap(report, view.anchor))
@@ -220,7 +237,7 @@ def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings) -
         gaps.append(gap(fixed, view.dates))
     elif fixed is not None and view.anchor is not None:
         gaps.append(gap(fixed, (view.anchor[0] - lookback, view.anchor[1])))
-    elif report is not None and view.dates is not None:
+    elif report is not None and view.dates is not None and not dated_by_lede:
         gaps.append(gap(view.dates, (report[0] - lookback, report[1])))
     return None if any(g > window for g in gaps) else gaps
 
@@ -247,13 +264,18 @@ def _time_score(gaps: list[int], exact: bool, window: int) -> float:
     return 1.0 - 0.5 * max(gaps) / window
 
 
-def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit | None:
-    """How much evidence there is that `mention` reports the event of `view`; None when it cannot."""
+def fit(mention: EventMention, view: EventView, settings: MergeSettings, in_story: bool = False,
+        dated_by_lede: bool = False) -> Fit | None:
+    """How much evidence there is that `mention` reports the event of `view`; None when it cannot.
+
+    `in_story`: the mention's article is in the event's story already; then places are apart only when both
+    are more precise than a country (a story's "sent to Russia" and "fighting in Ukraine" are one deployment).
+    """
     event = mention.event
-    gaps = time_gaps(mention, view, settings)
+    gaps = time_gaps(mention, view, settings, dated_by_lede)
     if gaps is None:
         return None
-    report, fixed = report_interval(mention.published), date_interval(event.event_date)
+    report, fixed = report_interval(mention.published), fixed_interval(mention)
     exact = precise(report) and precise(view.anchor)
     same_day = fixed is not None and view.dates is not None and fixed == view.dates and fixed[1] - fixed[0] < DAY
     total, specific = _time_score(gaps, exact, settings.window(event.type)), 1.0 if same_day else 0.0
@@ -265,7 +287,8 @@ def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit 
         total += len(shared) / len(codes | view.actors)
     if event.location is not None and view.locations:
         relations = {place_relation(event.location, known, settings) for known in view.locations}
-        if relations == {"apart"} and event.type not in ROUTE_TYPES:
+        if relations == {"apart"} and event.type not in ROUTE_TYPES \
+                and not (in_story and _any_country(event.location, view.locations)):
             return None
         if "same" in relations and not _whole_country(event.location, view.locations):
             total, specific = total + 2.0, specific + 2.0
@@ -278,6 +301,10 @@ def fit(mention: EventMention, view: EventView, settings: MergeSettings) -> Fit 
     if source_key(event.source_of_claim) in view.sources:
         total, specific = total + 0.5, specific + 0.5
     return Fit(total, bool(gaps), specific)
+
+
+def _any_country(location: Location, known: list[Location]) -> bool:
+    return location.precision == "country" or any(k.precision == "country" for k in known)
 
 
 def _whole_country(location: Location, known: list[Location]) -> bool:

@@ -5,34 +5,41 @@ troops…" in a piece about a ministerial visit). If each mention were matched o
 references would tie every story of the season into one event. So the decision is taken per article, once:
 
 1. `gather`: the article's mentions in text order; its lede is the first one and any starting within
-   `lede_slack` characters of it (what the article is about); the distinctive words of its evidence.
-2. `choose_story`: a copy (same syndication cluster) goes to its original's story. Otherwise the article joins
-   the story with the best link, a link being the `fit` of one of its mentions to one of the story's events
-   of the same type. A link needs a lede on at least one side; with a lede on only one side it needs
-   `background_extra` more. Evidence-term similarity (idf-weighted over the active stories) also links:
-   from `text_min` between dated articles less than `text_window_days` apart, from `text_min_undated` for
-   an article with no date, which must moreover pick a story that stands out (`undated_margin`).
+   `lede_slack` characters of it (what the article is about); the terms of its title and evidence
+   (`pipeline.merge_text`).
+2. `choose_story`: a copy (same syndication cluster) goes to its original's story. Otherwise:
+   - a dated article joins the story with the best link, a link being the `fit` of one of its mentions to one
+     of the story's events of the same type. A link needs a lede on at least one side (with a lede on only one
+     side, `background_extra` more) and a specific fact (place, figure, source, exact date); between reports
+     at most `text_specific_days` apart, shared rare words stand in for it (`text_specific` per unit of
+     similarity): same-day reports of one news rarely share a figure, but share names. Evidence-term
+     similarity alone also links, from `text_min`, articles less than `text_window_days` apart;
+   - an undated article has no time to compare, so it is placed by its content: it joins the story whose
+     closest article it resembles most (idf-weighted cosine of the terms, from `text_min_undated`; specific
+     facts shared with one of the story's events, in any part of either text, add `undated_corroboration`
+     each), if that story beats the runner-up by `undated_margin`. Event fits alone do not place it: the
+     background facts of an undated piece ("14,000 soldiers in Kursk") fit many stories.
    No story → a new one.
 3. `place`: inside the story each mention joins the best-fitting event of its type, or opens one (two events
-   of one type in one story are kept apart by the vetoes of `fit`: other place, other actors, other time).
+   of one type in one story are kept apart by the vetoes of `fit`: other place, other actors, other time;
+   but not by two places one of which is a whole country: "sent to Russia" and "fighting in Ukraine"; and a
+   lede mention without a date of its own may join the event its article's lede dated).
 
-Only `EventView`s are kept (sets of actors, places, figures, clusters: no texts), so the state of this fold
-stays small; mentions themselves go on to `pipeline.merge_build`, keyed by event.
+Only `EventView`s and term hashes are kept (sets of actors, places, figures, clusters, terms: no texts), so
+the state of this fold stays small; mentions themselves go on to `pipeline.merge_build`, keyed by event.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
-from pipeline.merge_match import DAY, EventView, MergeSettings, fit, precise, report_interval
+from pipeline.merge_match import DAY, EventView, MergeSettings, fit, gap, precise, report_interval
+from pipeline.merge_text import article_terms, closest, coverage
 from pipeline.stages import stable_id
 from schemas.records import EventMention
 
 NO_TIME = 2**62
-_TERM = re.compile(r"\w+")
+STORY_ARTICLES = 32  # an undated article is compared with each of a story's latest articles, up to this many
 
 
 def article_order(mention: EventMention) -> tuple[int, str]:
@@ -44,16 +51,6 @@ def text_position(mention: EventMention) -> int:
     return mention.event.evidence.start if mention.event.evidence is not None else 0
 
 
-def evidence_terms(mentions) -> frozenset[str]:
-    """Distinctive words of the evidence sentences: numbers and words of 4+ letters (names, places, systems)."""
-    terms = set()
-    for mention in mentions:
-        if mention.event.evidence is not None:
-            text = unicodedata.normalize("NFKC", mention.event.evidence.text).lower().replace(",", "")
-            terms.update(w for w in _TERM.findall(text) if len(w) >= 4 or w.isdigit())
-    return frozenset(terms)
-
-
 @dataclass(frozen=True)
 class ArticleMentions:
     """All mentions of one article, in text order, with its lede and the terms of its evidence."""
@@ -62,7 +59,7 @@ class ArticleMentions:
     order: tuple[int, str]
     mentions: tuple[EventMention, ...]
     ledes: frozenset[str]
-    terms: frozenset[str] = frozenset()
+    terms: frozenset[int] = frozenset()
 
     @property
     def dated(self) -> bool:
@@ -89,7 +86,7 @@ def gather(mentions: list[EventMention], settings: MergeSettings) -> ArticleMent
     first = text_position(ordered[0])
     ledes = frozenset(m.mention_id for m in ordered if text_position(m) <= first + settings.lede_slack)
     return ArticleMentions(ordered[0].article_id, article_order(ordered[0]), tuple(ordered), ledes,
-                           evidence_terms(ordered))
+                           article_terms(ordered))
 
 
 @dataclass
@@ -98,19 +95,22 @@ class Story:
     first_report: int | None = None  # its first precisely dated article (micros)
     clusters: set[str] = field(default_factory=set)
     events: list[EventView] = field(default_factory=list)
-    terms: set[str] = field(default_factory=set)
+    terms: set[int] = field(default_factory=set)  # of all its articles
+    articles: list[frozenset[int]] = field(default_factory=list)  # the terms of its latest `STORY_ARTICLES`
 
 
 @dataclass
 class StoryIndex:
     stories: list[Story] = field(default_factory=list)
     clock: int | None = None  # the newest article time seen
-    df: dict[str, int] = field(default_factory=dict)  # in how many of the stories each term occurs
+    df: dict[int, int] = field(default_factory=dict)  # in how many of the stories each term occurs
 
-    def add_terms(self, story: Story, terms) -> None:
-        for term in set(terms) - story.terms:
+    def add_terms(self, story: Story, terms: frozenset[int]) -> None:
+        for term in terms - story.terms:
             self.df[term] = self.df.get(term, 0) + 1
-        story.terms |= set(terms)
+        story.terms |= terms
+        if terms:
+            story.articles = [*story.articles[-(STORY_ARTICLES - 1):], terms]
 
     def forget(self, story: Story) -> None:
         for term in story.terms:
@@ -121,25 +121,29 @@ class StoryIndex:
                 self.df.pop(term, None)
 
     def text_similarity(self, article: ArticleMentions, story: Story) -> float:
-        """Share of the article's evidence terms, weighted by rarity (idf over the stories), the story has."""
-        if not article.terms or not story.terms:
-            return 0.0
-        n = len(self.stories) + 1
-        # sorted: a float sum must not follow set order, which differs between worker processes
-        weight = {t: math.log(n / (self.df.get(t, 0) + 1)) + 1.0 for t in sorted(article.terms)}  # smoothed idf
-        return sum(w for t, w in weight.items() if t in story.terms) / sum(weight.values())
+        """Share of the article's terms, weighted by rarity (idf over the stories), the story has."""
+        return coverage(article.terms, story.terms, self.df, len(self.stories) + 1)
+
+    def resemblance(self, article: ArticleMentions, story: Story) -> float:
+        """Cosine of the article's terms with those of the story's closest article."""
+        return closest(article.terms, story.articles, self.df, len(self.stories) + 1)
 
 
-def link(article: ArticleMentions, story: Story, settings: MergeSettings) -> float | None:
-    """The best link between the article and the story (see the module docstring), or None."""
-    best = None
+def link(article: ArticleMentions, story: Story, settings: MergeSettings, text: float = 0.0) -> float | None:
+    """The best link between the dated article and the story (see the module docstring), or None; `text` is
+    their evidence-term similarity."""
+    best, report = None, report_interval(article.mentions[0].published)
     for mention in article.mentions:
         lede = mention.mention_id in article.ledes
         for view in story.events:
             if view.type != mention.event.type or not (lede or view.lede):
                 continue
             got = fit(mention, view, settings)
-            if got is None or got.specific < settings.min_specific:
+            if got is None:
+                continue
+            near = report is not None and view.anchor is not None \
+                and gap(report, view.anchor) <= settings.text_specific_days * DAY
+            if got.specific + (settings.text_specific * text if near else 0.0) < settings.min_specific:
                 continue
             value = got.total - (0.0 if lede and view.lede else settings.background_extra)
             if value >= (settings.min_score if got.dated else settings.min_score_undated):
@@ -147,12 +151,21 @@ def link(article: ArticleMentions, story: Story, settings: MergeSettings) -> flo
     return best
 
 
+def shared_facts(article: ArticleMentions, story: Story, settings: MergeSettings) -> float:
+    """The most specific facts (place, figure, source, exact date) a mention of the article shares with an event
+    of the story of its type, lede or not; 0 below `min_specific`."""
+    found = [got.specific for mention in article.mentions for view in story.events
+             if view.type == mention.event.type and (got := fit(mention, view, settings)) is not None]
+    best = max(found, default=0.0)
+    return best if best >= settings.min_specific else 0.0
+
+
 def text_link(article: ArticleMentions, story: Story, index: StoryIndex, settings: MergeSettings) -> float:
-    """Evidence-term similarity between an article and a story less than a text window apart (any story when
-    the article or the story has no date)."""
+    """Evidence-term similarity between a dated article and a story less than a text window apart (any story
+    without a precise date)."""
     report = report_interval(article.mentions[0].published)
     if report is None or story.first_report is None:
-        return index.text_similarity(article, story)  # ranks only: an undated article still needs an event link
+        return index.text_similarity(article, story)
     if not precise(report):
         return 0.0
     if abs(report[0] - story.first_report) > settings.text_window_days * DAY:
@@ -167,10 +180,9 @@ def choose_story(article: ArticleMentions, index: StoryIndex, settings: MergeSet
             return position
     scored = []
     for position, story in enumerate(index.stories):
-        event_link = link(article, story, settings)
-        text = text_link(article, story, index, settings)
-        if event_link is not None or text >= (settings.text_min if article.dated else settings.text_min_undated):
-            scored.append(((event_link or 0.0) + settings.text_weight * text, -position))
+        score = (dated_score if article.dated else undated_score)(article, story, index, settings)
+        if score is not None:
+            scored.append((score, -position))
     if not scored:
         return None
     scored.sort(reverse=True)
@@ -179,18 +191,37 @@ def choose_story(article: ArticleMentions, index: StoryIndex, settings: MergeSet
     return -scored[0][1]
 
 
+def dated_score(article: ArticleMentions, story: Story, index: StoryIndex, settings: MergeSettings) -> float | None:
+    text = text_link(article, story, index, settings)
+    event_link = link(article, story, settings, text)
+    if event_link is None and text < settings.text_min:
+        return None
+    return (event_link or 0.0) + settings.text_weight * text
+
+
+def undated_score(article: ArticleMentions, story: Story, index: StoryIndex, settings: MergeSettings) -> float | None:
+    text = index.resemblance(article, story)
+    if text < settings.text_min_undated:
+        return None
+    return text + settings.undated_corroboration * shared_facts(article, story, settings)
+
+
 def place(article: ArticleMentions, story: Story, settings: MergeSettings) -> list[Placed]:
-    placed = []
+    placed, lede_events = [], set()
     for position, mention in enumerate(article.mentions):
         best, top = None, float("-inf")
+        lede = mention.mention_id in article.ledes
         for view in story.events:
-            if view.type == mention.event.type and (got := fit(mention, view, settings)) is not None \
-                    and got.total > top:
+            if view.type == mention.event.type and (got := fit(
+                    mention, view, settings, in_story=True,
+                    dated_by_lede=lede and view.event_id in lede_events)) is not None and got.total > top:
                 best, top = view, got.total
         if best is None:
             best = EventView(event_id=stable_id("event", mention.event.type, mention.mention_id), type=mention.event.type)
             story.events.append(best)
-        best.take_in(mention, mention.mention_id in article.ledes, settings)
+        best.take_in(mention, lede, settings)
+        if lede:
+            lede_events.add(best.event_id)
         placed.append(Placed(best.event_id, story.story_id, (article.order, position), mention))
     return placed
 

@@ -99,7 +99,7 @@ def mentions_of(enriched: EnrichedArticle) -> list[EventMention]:
         EventMention(mention_id=stable_id(article.id, str(i), event.type), article_id=article.id, url=article.url,
                      outlet=article.outlet, published=article.published,
                      cluster_id=enriched.cluster_id or article.id, duplicate_of=enriched.duplicate_of,
-                     source_position=article.source_position, event=event,
+                     source_position=article.source_position, title=article.title or None, event=event,
                      ontology_version=enriched.ontology_version)
         for i, event in enumerate(enriched.events)
     ]

@@ -190,6 +190,7 @@ class EventMention(Record):
     cluster_id: str | None = Field(None, description="near-duplicate cluster of the article (syndication)")
     duplicate_of: str | None = Field(None, description="set when the article is a reprint of another")
     source_position: str | None = Field(None, description="the article's position on the raw topic, if read there")
+    title: str | None = Field(None, description="the article's title (story matching uses its rare words)")
     event: ExtractedEvent
     ontology_version: str
 

@@ -33,6 +33,8 @@ PLACES = {
     "Pyongyang": Location(name="Pyongyang", country="PRK", lat=39.04, lon=125.76, precision="city"),
     "Moscow": Location(name="Moscow", country="RUS", lat=55.75, lon=37.62, precision="city"),
     "Russia": Location(name="Russia", country="RUS", lat=61.5, lon=105.3, precision="country"),
+    "Ukraine": Location(name="Ukraine", country="UKR", lat=49.0, lon=31.4, precision="country"),
+    "Kyiv": Location(name="Kyiv", country="UKR", lat=50.45, lon=30.52, precision="city"),
     "Rajin": Location(name="Rajin", country="PRK", lat=42.24, lon=130.28, precision="city"),
     "Dunai": Location(name="Dunai", country="RUS", lat=42.89, lon=132.34, precision="city"),
 }
@@ -48,12 +50,14 @@ def event(type="troop_deployment", actors=("PRK", "RUS"), place=None, quantities
         evidence=Evidence(text=text, start=start, end=start + len(text)), confidence=0.8)
 
 
-def mention(article_id, published="2024-10-18T09:00:00Z", index=0, cluster=None, duplicate_of=None, **kw):
+def mention(article_id, published="2024-10-18T09:00:00Z", index=0, cluster=None, duplicate_of=None, title=None,
+            **kw):
     e = event(**kw)
     return EventMention(mention_id=stable_id(article_id, str(index), e.type), article_id=article_id,
                         url=f"https://example.test/{article_id}", outlet=f"outlet-{article_id}",
                         published=parse_timestamp(published) if published else None,
-                        cluster_id=cluster or article_id, duplicate_of=duplicate_of, event=e, ontology_version="t")
+                        cluster_id=cluster or article_id, duplicate_of=duplicate_of, title=title, event=e,
+                        ontology_version="t")
 
 
 def article(article_id, text, published="2024-10-18T09:00:00Z", events=(), url=None, title="") -> EnrichedArticle:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import random
 
 from pipeline.merge_build import BuildStep, canonical, claims_timeline, independent_sources, merge_batch
-from pipeline.merge_story import Placed, article_order
+from pipeline.merge_story import AssignStep, Placed, article_order
 
 
 def test_each_mention_makes_a_revision_whose_last_mention_is_the_new_one(make_mention):
@@ -72,6 +73,31 @@ def test_state_bytes_per_mention(make_mention):
     """What a mention costs the state: kept whole by BuildEvents, as a view in the story index."""
     mention = make_mention("an-article-id-of-about-forty-characters-x", place="Kursk", quantities={"troops": 1500},
                            source="South Korea's National Intelligence Service",
-                           text="x" * 200)  # evidence sentences are ~200 characters
+                           text="x" * 200,  # evidence sentences are ~200 characters, titles ~80
+                           title="North Korean troops reach the Kursk front, Seoul's spy agency says in a briefing")
     size = len(pickle.dumps(mention))
     assert 1_000 < size < 3_000, size
+
+
+def test_story_index_bytes_per_mention(make_mention):
+    """The story index keeps views and hashed terms (the union and each of the last articles'), no texts: about
+    240 B a mention on the dev replay (docs/benchmarks.md); here 80 articles of 4 mentions, 50 words each."""
+    rng = random.Random(0)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 10)))
+                  for _ in range(3_000)]
+    types = ["troop_deployment", "weapons_transfer", "leader_meeting_or_visit", "casualties"]
+    mentions = []
+    for a in range(80):
+        topic = rng.sample(vocabulary[100:], 30)
+        for i in range(4):
+            mentions.append(make_mention(
+                f"https://outlet{a % 7}.example/2024/10/story-{a:03d}", published=f"2024-10-{1 + a % 20:02d}T09:00:00Z",
+                index=i, type=types[(a + i) % 4], place=["Kursk", "Moscow", "Pyongyang", None][a % 4],
+                quantities={"troops": 1000 + a} if i == 0 else None, source=["NIS", "Kremlin", None][a % 3],
+                start=200 * i, text=" ".join(rng.sample(topic, 15) + rng.sample(vocabulary[:100], 5)),
+                title=" ".join(rng.sample(topic, 6))))
+    step = AssignStep()
+    state, _ = step.run("stories", None, sorted(mentions, key=step.order_key))
+    assert all(isinstance(term, int) for story in state.stories for term in story.terms)
+    per_mention = len(pickle.dumps(state)) / len(mentions)
+    assert 150 < per_mention < 350, per_mention

@@ -10,6 +10,7 @@ from pipeline.merge_match import (
     MergeSettings,
     date_interval,
     fit,
+    fixed_interval,
     place_relation,
     quantity_family,
     report_interval,
@@ -37,6 +38,16 @@ def test_a_publication_date_known_to_the_month_is_the_whole_month():
     assert whole == date_interval("2024-03")
     exact = report_interval(datetime(2024, 3, 1, 9, 30, tzinfo=UTC))
     assert exact[0] == exact[1]
+
+
+def test_a_day_fixed_in_an_article_dated_only_to_the_month_runs_to_the_month_s_end(make_mention):
+    """"On Thursday" in a piece dated "2024-03" was resolved against 1 March (a Friday): 29 February."""
+    vague = make_mention("m", published="2024-03-01T00:00:00Z", type="other", event_date="2024-02-29")
+    assert fixed_interval(vague) == (date_interval("2024-02-29")[0], date_interval("2024-03")[1])
+    exact = make_mention("x", published="2024-03-01T09:00:00Z", type="other", event_date="2024-02-29")
+    assert fixed_interval(exact) == date_interval("2024-02-29")
+    veto = make_mention("v", published="2024-03-28T09:00:00Z", type="other", event_date="2024-03-28")
+    assert fit(veto, view_of(vague), S) is not None and fit(veto, view_of(exact), S) is None
 
 
 def test_place_relations(places):
@@ -90,3 +101,22 @@ def test_a_shared_whole_country_is_weak_evidence_a_shared_city_is_specific(make_
     assert in_city.specific == 2.0 and in_city.total == in_country.total + 1.0
     nested = fit(make_mention("f", place="Moscow"), view_of(make_mention("e", place="Russia")), S)
     assert nested.specific == 1.0
+
+
+def test_inside_a_story_only_two_places_finer_than_a_country_keep_reports_apart(make_mention):
+    """Troops "sent to Russia" and "fighting in Ukraine": one deployment once the article is in the story."""
+    russia = view_of(make_mention("a", place="Russia"))
+    assert fit(make_mention("b", place="Ukraine"), russia, S) is None
+    assert fit(make_mention("b", place="Ukraine"), russia, S, in_story=True) is not None
+    assert fit(make_mention("c", place="Kyiv"), russia, S, in_story=True) is not None
+    kursk = view_of(make_mention("d", place="Kursk"))
+    assert fit(make_mention("e", place="Kyiv"), kursk, S, in_story=True) is None
+
+
+def test_an_undated_mention_may_join_the_event_its_article_s_lede_dated(make_mention):
+    """A piece of June recalls an April summit in its lede, then says what happened there (no date)."""
+    kw = {"type": "leader_meeting_or_visit", "actors": ("RUS", "PRK")}
+    dated = make_mention("a", published="2024-06-20T08:00:00Z", event_date="2024-04-02", start=0, **kw)
+    then = make_mention("a", published="2024-06-20T08:00:00Z", index=1, start=43, **kw)
+    assert fit(then, view_of(dated), S) is None  # an undated mention reports something recent ...
+    assert fit(then, view_of(dated), S, in_story=True, dated_by_lede=True) is not None  # ... unless so dated

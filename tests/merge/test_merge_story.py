@@ -114,3 +114,54 @@ def test_an_undated_article_with_most_of_a_story_s_rare_words_joins_it(make_ment
     unrelated = make_mention("u2", published=None, type="leader_meeting_or_visit",
                              text="The parade in Beijing was attended by many foreign leaders and guests")
     assert ("u2",) in events_by_articles(merge_batch([a, other, unrelated]))
+
+
+def test_same_day_reports_that_share_rare_words_need_no_shared_figure_or_place(make_mention):
+    """Two wires on the day two sailors were detained: no figure, no place finer than a country in common."""
+    words_alone = MergeSettings(text_min=1.0)  # no link by words alone: only their stand-in for a specific fact
+    kw = {"type": "prisoners_captured", "actors": ("PRK", "RUS"), "place": "Russia"}
+    first = make_mention("a", published="2025-11-02T01:00:00Z",
+                         text="Border guards detained two sailors whose trawler drifted toward Posyet bay", **kw)
+
+    def second(published):
+        return make_mention("b", published=published,
+                            text="Two sailors of a drifting trawler are held by border guards at Posyet", **kw)
+
+    fillers = [make_mention(f"f{i}", published=f"2025-10-2{i}T08:00:00Z", type="other",
+                            text=f"unrelated item number {i} about grain prices and shipping rates") for i in range(4)]
+    assert ("a", "b") in events_by_articles(merge_batch([first, second("2025-11-02T09:00:00Z"), *fillers],
+                                                        words_alone))
+    assert ("a",) in events_by_articles(merge_batch([first, second("2025-11-07T09:00:00Z"), *fillers], words_alone))
+    no_stand_in = MergeSettings(text_min=1.0, text_specific=0.0)
+    assert ("a",) in events_by_articles(merge_batch([first, second("2025-11-02T09:00:00Z"), *fillers], no_stand_in))
+
+
+def test_an_undated_article_is_placed_by_the_rare_words_of_its_title(make_mention):
+    kw = {"type": "economic_cooperation", "actors": ("RUS", "PRK")}
+    story = make_mention("a", published="2025-06-19T08:00:00Z", title="Nakhodka shipyard to refit Wonsan trawlers",
+                         text="Welders will rebuild the hulls over the winter", **kw)
+    other = make_mention("o", published="2025-06-20T08:00:00Z", title="New ferry timetable published",
+                         text="Passengers may book cabins from next month", **kw)
+
+    def undated(title):
+        return make_mention("u", published=None, title=title, text="The report cites a source in Seoul", **kw)
+
+    titled = undated("First Wonsan trawlers towed to the Nakhodka shipyard")
+    assert ("a", "u") in events_by_articles(merge_batch([story, other, titled]))
+    assert ("u",) in events_by_articles(merge_batch([story, other, undated(None)]))
+
+
+def test_an_undated_article_is_not_placed_by_a_background_fact_alone(make_mention):
+    """The same place and figure, in other words: an undated piece recalling the deployment in passing."""
+    story = make_mention("a", published="2025-01-10T08:00:00Z", place="Kursk", quantities={"troops": 3000},
+                         text="A convoy of buses left the barracks at dawn, officials said")
+    undated = make_mention("u", published=None, place="Kursk", quantities={"troops": 3000},
+                           text="Farmers complained about the price of diesel this spring")
+    assert events_by_articles(merge_batch([story, undated])) == [("a",), ("u",)]
+
+
+def test_a_lede_that_dates_a_past_visit_and_then_says_what_happened_is_one_event(make_mention):
+    kw = {"type": "leader_meeting_or_visit", "actors": ("RUS", "PRK"), "published": "2024-06-20T08:00:00Z"}
+    dated = make_mention("a", event_date="2024-04-02", start=0, text="The summit was held on 2 April", **kw)
+    then = make_mention("a", index=1, start=43, text="The leaders also signed a grain agreement", **kw)
+    assert events_by_articles(merge_batch([dated, then])) == [("a",)]  # one event, not two
