@@ -1,7 +1,8 @@
 """The local Apache Kafka broker (KRaft, one node, loopback): install from Maven Central, start, stop, status.
 
 Jars are resolved once by Maven into a cache outside the clone (``~/.cache/nkru/kafka-<version>``);
-each data directory holds its own ``server.properties``, logs, pid file and cluster id.
+each data directory holds its own ``server.properties``, logs, pid file and cluster id. Optional extra
+client listeners (SSL, SASL_PLAINTEXT, SASL_SSL) sit beside the PLAINTEXT one, for secured-client tests.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from nkru.paths import cache_dir
 from nkru.procs import alive as _alive
@@ -29,16 +31,37 @@ class BrokerError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Listener:
+    """An extra client listener, named after its protocol; the PLAINTEXT, controller and inter-broker ones stay.
+
+    `users` are (name, password) pairs: PLAIN users go into the listener's JAAS line, SCRAM users are added
+    to the metadata when the storage is first formatted. `certfile`/`keyfile` are PEM (key unencrypted).
+    """
+
+    protocol: Literal["SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+    port: int
+    mechanisms: tuple[str, ...] = ()  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (SASL_* only)
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     data_dir: Path
     port: int = 9092
     controller_port: int = 9093
     host: str = "127.0.0.1"
     heap: str = "512m"
+    listeners: tuple[Listener, ...] = ()  # extra client listeners (SSL / SASL); none by default
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def bootstrap_of(self, protocol: str) -> str:
+        """host:port of the extra listener speaking `protocol`."""
+        return next(f"{self.host}:{lst.port}" for lst in self.listeners if lst.protocol == protocol)
 
     @property
     def pid_file(self) -> Path:
@@ -97,15 +120,17 @@ def _cluster_id(data_dir: Path) -> str:
 
 def _write_config(cfg: BrokerConfig) -> Path:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    extra = "".join(f",{lst.protocol}://{cfg.host}:{lst.port}" for lst in cfg.listeners)
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{cfg.host}:{cfg.controller_port}",
-        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}",
+        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}{extra}",
+        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}{extra}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+                                          + "".join(f",{lst.protocol}:{lst.protocol}" for lst in cfg.listeners),
         "log.dirs": str(cfg.data_dir / "logs"),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
@@ -119,6 +144,8 @@ def _write_config(cfg: BrokerConfig) -> Path:
         "min.insync.replicas": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
+    for lst in cfg.listeners:
+        props.update(_listener_props(cfg, lst))
     path = cfg.data_dir / "server.properties"
     path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
     log4j = cfg.data_dir / "log4j2.properties"
@@ -133,6 +160,42 @@ def _write_config(cfg: BrokerConfig) -> Path:
         "logger.server.name = org.apache.kafka.server\nlogger.server.level = INFO\n"
     )
     return path
+
+
+def _listener_props(cfg: BrokerConfig, lst: Listener) -> dict[str, str]:
+    """Broker properties of one extra listener: its PEM keystore (TLS) and its SASL mechanisms and users."""
+    prefix = f"listener.name.{lst.protocol.lower()}."
+    props: dict[str, str] = {}
+    if lst.protocol in ("SSL", "SASL_SSL"):
+        if lst.certfile is None or lst.keyfile is None:
+            raise BrokerError(f"the {lst.protocol} listener needs a PEM certificate and key")
+        keystore = cfg.data_dir / f"{lst.protocol.lower()}-keystore.pem"
+        keystore.write_text(Path(lst.keyfile).read_text() + Path(lst.certfile).read_text())
+        keystore.chmod(0o600)
+        props[prefix + "ssl.keystore.type"] = "PEM"
+        props[prefix + "ssl.keystore.location"] = str(keystore)
+    if lst.protocol.startswith("SASL_"):
+        if not lst.mechanisms:
+            raise BrokerError(f"the {lst.protocol} listener needs at least one SASL mechanism")
+        props[prefix + "sasl.enabled.mechanisms"] = ",".join(lst.mechanisms)
+        for mech in lst.mechanisms:
+            if mech == "PLAIN":
+                users = "".join(f' user_{name}="{password}"' for name, password in lst.users)
+                module = f"org.apache.kafka.common.security.plain.PlainLoginModule required{users};"
+            else:
+                module = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            props[f"{prefix}{mech.lower()}.sasl.jaas.config"] = module
+    return props
+
+
+def _scram_args(cfg: BrokerConfig) -> list[str]:
+    """`kafka-storage format` arguments adding the SCRAM users of the extra listeners."""
+    args = []
+    for lst in cfg.listeners:
+        for mech in lst.mechanisms:
+            if mech.startswith("SCRAM-"):
+                args += [f"--add-scram={mech}=[name={name},password={password}]" for name, password in lst.users]
+    return args
 
 
 def _classpath() -> str:
@@ -188,7 +251,7 @@ def start(cfg: BrokerConfig, timeout: float = 90.0) -> int:
     fmt = subprocess.run(
         [java, log4j, "-cp", _classpath(), "kafka.tools.StorageTool", "format",
          # `=` form: a base64 cluster id may start with '-', which argparse would take for an option
-         f"--cluster-id={_cluster_id(cfg.data_dir)}", "-c", str(props), "--ignore-formatted"],
+         f"--cluster-id={_cluster_id(cfg.data_dir)}", "-c", str(props), "--ignore-formatted", *_scram_args(cfg)],
         capture_output=True, text=True)
     if fmt.returncode != 0:
         raise BrokerError(f"formatting Kafka storage in {cfg.data_dir} failed:\n{fmt.stdout}{fmt.stderr}")

@@ -1,18 +1,29 @@
 """kafka-python clients configured from settings: producers, consumers, and topic creation/checking.
 
 Every producer is durable by default (acks=all, idempotence, retries, gzip); every record is keyed by
-the topic's registry key and carries the schema version in its headers.
+the topic's registry key and carries the schema version in its headers. Against a TLS or SASL listener,
+a refused certificate or login fails at once with `KafkaAuthError` naming the setting to check.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import time
 from typing import Any, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import (
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 
 NoBrokersAvailable = (KafkaTimeoutError, KafkaConnectionError)  # what kafka-python 3 raises when none answers
 
@@ -26,6 +37,130 @@ class KafkaUnavailable(RuntimeError):
     """The broker cannot be reached; the message names the bootstrap servers."""
 
 
+class KafkaAuthError(KafkaUnavailable):
+    """The broker answers but refuses our TLS or SASL settings; the message names the settings to check."""
+
+
+class _RedactSecrets(logging.Filter):
+    """Blanks the SASL password out of kafka-python's own records (at DEBUG it logs PLAIN's login bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+_REDACT = _RedactSecrets()
+
+
+def guard_client_logs(kafka: KafkaSettings) -> None:
+    """Make sure no kafka-python logger can print this settings' SASL password (as text or in a bytes repr)."""
+    if kafka.sasl_password is None or not kafka.sasl_password.get_secret_value():
+        return
+    secret = kafka.sasl_password.get_secret_value()
+    _REDACT.secrets.update({secret, repr(secret.encode())[2:-1]})
+    for name in list(logging.root.manager.loggerDict):
+        if name == "kafka" or name.startswith("kafka."):
+            logger = logging.getLogger(name)
+            if _REDACT not in logger.filters:
+                logger.addFilter(_REDACT)
+
+
+def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) -> None:
+    """Raise KafkaAuthError when a secured broker refuses the configured certificate authority or login.
+
+    kafka-python 3.0.12 retries such a refusal until its bootstrap timeout (30 s) and then reports only
+    that no broker answered, so one direct connection is tried first. A broker that cannot be reached is
+    left to the clients (they wait, spool or report it as before); PLAINTEXT is not checked.
+    """
+    guard_client_logs(kafka)
+    if kafka.security_protocol == "PLAINTEXT":
+        return
+    server = _first_reachable(kafka.bootstrap_servers, timeout)
+    if server is None:
+        return
+    dropped = False
+    for _ in range(attempts):
+        exc = _connect_once(kafka, server, timeout)
+        problem = _refusal(kafka, server, exc)
+        if problem:
+            raise KafkaAuthError(problem)
+        # the broker closes the socket right after a failed login, and kafka-python sometimes reads the
+        # close before the error response: try again for the real answer
+        dropped = isinstance(exc, KafkaConnectionError) and exc.args == ("socket disconnected",)
+        if not dropped:
+            return
+    if dropped and kafka.sasl_mechanism:
+        raise KafkaAuthError(f"Kafka at {server} closed the connection during the SASL {kafka.sasl_mechanism} "
+                             f"login of user {kafka.sasl_username!r} ({_SASL_HINT})")
+
+
+_SASL_HINT = "check kafka.sasl_mechanism, kafka.sasl_username and kafka.sasl_password"
+
+
+def _refusal(kafka: KafkaSettings, server: str, exc: BaseException | None) -> str | None:
+    """A user-facing sentence when `exc` is a TLS or SASL refusal (never the password), else None."""
+    if isinstance(exc, SaslAuthenticationFailedError):
+        reason = str(exc.args[0] if exc.args else "").removeprefix("SaslAuthenticationFailedError: ")
+        return (f"Kafka at {server} refused the SASL {kafka.sasl_mechanism} login of user "
+                f"{kafka.sasl_username!r}: {reason} ({_SASL_HINT})")
+    if isinstance(exc, (UnsupportedSaslMechanismError, IllegalSaslStateError)):
+        return (f"Kafka at {server} does not accept a SASL {kafka.sasl_mechanism} login there "
+                f"({type(exc).__name__}; check kafka.security_protocol and kafka.sasl_mechanism)")
+    cause = exc.__context__ if isinstance(exc, KafkaConnectionError) else None
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (f"Kafka at {server}: its TLS certificate is not trusted ({cause.verify_message}; check "
+                f"kafka.ssl_cafile{f' = {kafka.ssl_cafile}' if kafka.ssl_cafile else ', which is not set'})")
+    if isinstance(cause, ssl.SSLError):
+        return (f"Kafka at {server}: the TLS handshake failed ({cause.reason or cause}; is it a TLS listener? "
+                f"check kafka.security_protocol and kafka.ssl_* settings)")
+    return None
+
+
+def _first_reachable(bootstrap_servers: str, timeout: float) -> str | None:
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return server.strip()
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _connect_once(kafka: KafkaSettings, server: str, timeout: float) -> BaseException | None:
+    """One connection with the handshake and login the clients would do; the error it ended with, if any."""
+    # kafka-python's connection layer (pinned 3.0.12): the public clients hide the cause of a refusal
+    from kafka.net.manager import KafkaConnectionManager
+    from kafka.net.selector import NetworkSelector
+
+    opts = dict(bootstrap_servers=server, client_id="nkru-check", **kafka.client_options())
+    net = NetworkSelector(**opts)
+    manager = KafkaConnectionManager(net, **opts)
+
+    async def attempt() -> None:
+        await manager.get_connection(manager.cluster.bootstrap_brokers()[0].node_id, timeout_ms=timeout * 1000)
+
+    try:
+        manager.run(attempt)
+        return None
+    except Exception as exc:  # noqa: BLE001 - classified by the caller
+        return exc
+    finally:
+        manager.close()
+        net.close()
+
+
 def make_producer(kafka: KafkaSettings, **extra: Any) -> KafkaProducer:
     opts: dict[str, Any] = dict(
         bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True,
@@ -33,6 +168,7 @@ def make_producer(kafka: KafkaSettings, **extra: Any) -> KafkaProducer:
         client_id="nkru-producer")
     opts.update(kafka.client_options())
     opts.update(extra)
+    check_access(kafka)
     try:
         return KafkaProducer(**opts)
     except NoBrokersAvailable:
@@ -45,6 +181,7 @@ def make_consumer(kafka: KafkaSettings, *topics: str, group_id: str | None = Non
                                 client_id="nkru-consumer")
     opts.update(kafka.client_options())
     opts.update(extra)
+    check_access(kafka)
     try:
         return KafkaConsumer(*topics, **opts)
     except NoBrokersAvailable:
@@ -52,6 +189,7 @@ def make_consumer(kafka: KafkaSettings, *topics: str, group_id: str | None = Non
 
 
 def make_admin(kafka: KafkaSettings) -> KafkaAdminClient:
+    check_access(kafka)
     try:
         return KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id="nkru-admin",
                                 **kafka.client_options())

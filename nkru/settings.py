@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nkru.paths import state_dir
@@ -38,6 +38,15 @@ class KafkaSettings(BaseModel):
     create_topics: bool = Field(True, description="create missing topics (else only check they exist)")
     partitions: int = Field(3, ge=1, description="partitions of topics nkru creates")
     replication_factor: int = Field(1, ge=1, description="replication factor of topics nkru creates")
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            missing = [f"kafka.{name}" for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                       if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"security_protocol {self.security_protocol} needs {', '.join(missing)}")
+        return self
 
     def client_options(self) -> dict[str, Any]:
         """kafka-python keyword arguments for security; shared by producers, consumers and admin clients."""
