@@ -6,7 +6,7 @@ announced?, places, figures, weapons, confirmed?, denied?) and returns the new f
 `RaiseAlerts` folds each event's revisions in revision order (`OrderedFoldFn`; events folded inside hash
 shards, `ShardedStep`), so each (event_id, revision) is judged once, against the same facts, whatever the
 arrival order; `alert_id` is derived from (event_id, revision, kind). The facts of an event are forgotten
-30 days of article time after its latest report, later than the merge stage stops adding to the event.
+100 days of article time after its latest report, later than the merge stage stops adding to the event.
 Then `SettleStep` (one key, article-time order) makes each real event announce once: a `new` whose event is the
 same news as one announced under another event id (`same_news`: merging left one story split) is raised as
 an `update` instead (`new_event.repeat_as_update`); its state is the views of announced events, bounded by
@@ -58,7 +58,7 @@ from schemas.records import (
 
 DEFAULT_PATH = Path(__file__).with_name("alert_rules.yaml")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
-FACTS_HORIZON_DAYS = 30  # longer than an event can take mentions (merge horizon, 21 days + 1)
+FACTS_HORIZON_DAYS = 100  # longer than an event can take mentions (a dated reference, up to 90 days + 1)
 KIND_RANK = {"update": 0, "confirmation": 1, "denial": 2, "new": 3}
 Trigger = Literal["first_confirmation", "first_denial", "figure_change", "new_place", "new_weapon"]
 TRIGGER_KIND: dict[str, AlertKind] = {"first_confirmation": "confirmation", "first_denial": "denial"}

@@ -8,12 +8,14 @@ article id, position), so bundle boundaries, arrival order and runner change not
    them all) are gathered, the article joins a story and each mention an event of that story
    (`pipeline.merge_story`; compatibility in `pipeline.merge_match`, word similarity in `pipeline.merge_text`).
    Its state is only the `EventView`s and the hashed title and evidence terms of the stories of the last
-   `horizon_days` (21) of article time, no texts.
+   `horizon_days` (21) of article time, no texts, and, of older stories, the views of the events a dated
+   reference may still join (lede events with known days, up to `reach_days` (90) after their latest report).
    One key keeps the decision global (a story may hold any event type); at the volume of this beat
    (hundreds of relevant articles a day) one worker is ample.
 2. `BuildEvents` — keyed by event id, folded inside `event_shards` hash shards (`ShardedStep`): an event's
    mentions in order → a `CanonicalEvent` per mention (`pipeline.merge_build`). The mentions themselves are
-   kept here, dropped 22 days of article time after an event's latest report, when its story takes no more.
+   kept here, dropped 91 days of article time after an event's latest report, when no dated reference can
+   join it any more (`reach_days` + 1; its story takes no more articles after 21 days).
 
 Merging is not made order-independent because it cannot be: a stream must publish revision r before it sees
 the mention of revision r + 1; fixing the order is what makes the published sequence reproducible.
@@ -49,7 +51,8 @@ class MergeEvents(beam.PTransform):
 
     def expand(self, mentions):
         tick, shards = self.tick_micros, self.event_shards
-        build = ShardedStep(BuildStep(), _by_event, last_report, (self.settings.horizon_days + 1) * DAY)
+        keep_days = max(self.settings.horizon_days, self.settings.reach_days) + 1
+        build = ShardedStep(BuildStep(), _by_event, last_report, keep_days * DAY)
         return (
             mentions
             | "OneKey" >> beam.Map(lambda m: (STORY_KEY, m)).with_output_types(tuple[str, EventMention])

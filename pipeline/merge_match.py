@@ -4,9 +4,13 @@ Compatibility (a failed test vetoes the pair):
 - time: a canonical event is one story's worth of reports: the mention's article must be published within the
   type's window of the event's first report (no chaining: a story that goes on for months opens a new event
   per window), and a date the text fixes must agree, within the window, with the event's dates or reports.
-  So a reference to an older event (a 2024 article recalling a 2023 visit) stays out of the old story.
-  A publication date known only to the month ('2024-03' → the 1st at 00:00) counts as the whole month, and
-  a day its text fixes as the span from that day to the month's end (a weekday was resolved against the 1st);
+  So a passing reference to an older event (a 2024 article recalling "a visit in 2023") stays out of the old
+  story. One exception, a dated reference: a text that fixes the day of an event (one of the days its texts
+  fixed, or of the few before its first report; the same day or the next) is about that event whenever it
+  appears, so its publication time is no evidence against it ("The visit took place on 11–13 July", two
+  months later). A publication date known only to the month ('2024-03' → the 1st at 00:00) counts as the
+  whole month, and a day its text fixes as the span from that day to the month's end (a weekday was resolved
+  against the 1st);
 - actors: two non-empty actor sets must share a country;
 - place: two places must be the same or nested (shared name word, same country when one is a whole
   country) or near each other (≤ `near_km`); places in different countries are incompatible, except for
@@ -51,6 +55,8 @@ class MergeSettings:
     lede_slack: int = 150  # characters: mentions starting this close to an article's first one are its lede
     background_extra: float = 2.0  # a link between a lede and a background mention needs this much more fit
     horizon_days: int = 21  # a story takes no article this long (article time) after its first report
+    reach_days: int = 90  # a dated reference (lede to lede) joins an event up to this long after its latest report
+    dated_span_days: int = 7  # ... whose days are known to within this span
     text_window_days: int = 7  # evidence-term similarity links articles at most this far apart ...
     text_min: float = 0.25  # ... from this similarity on (idf-weighted share of the article's terms)
     text_weight: float = 2.0  # and adds this much per unit of similarity to a story's link
@@ -190,6 +196,7 @@ class EventView:
     event_id: str
     type: str
     anchor: Interval | None = None  # its first report (the first precise one once there is one)
+    latest: int | None = None  # its latest report (micros; the start of a month known only to the month)
     dates: Interval | None = None  # hull of the dates the texts fix
     actors: set[str] = field(default_factory=set)
     locations: list[Location] = field(default_factory=list)
@@ -204,6 +211,8 @@ class EventView:
         report = report_interval(mention.published)
         if report is not None and (self.anchor is None or (precise(report) and not precise(self.anchor))):
             self.anchor = report
+        if report is not None:
+            self.latest = report[0] if self.latest is None else max(self.latest, report[0])
         self.dates = hull(self.dates, fixed_interval(mention))
         self.actors |= {a.code for a in event.actors}
         if event.location is not None and event.location not in self.locations:
@@ -224,15 +233,20 @@ def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
     A reprint (another article of a syndication cluster already in the event) repeats its original whenever
     it appears: its own publication time is no evidence against it. A mention with no date of its own is
     taken to report something of the last `lookback_days`, unless `dated_by_lede`: its article's lede put a
-    dated mention in this event ("The summit was held on 2 April. The leaders also signed…").
+    dated mention in this event ("The summit was held on 2 April. The leaders also signed…"); then the lede's
+    date places it, and its own publication time counts at most as far as the window (no veto).
+    A dated reference (`dated_reference`) is compared on the day its text fixes alone.
     """
     window, lookback = settings.window(mention.event.type), settings.lookback_days * DAY
     if mention.article_id not in view.articles and same_cluster(mention, view):
         return []
     report, fixed = report_interval(mention.published), fixed_interval(mention)
+    if dated_reference(mention, view, settings):
+        return [gap(fixed, event_days(view, settings))]
     gaps = []
     if report is not None and view.anchor is not None:
-        gaps.append(gap(report, view.anchor))
+        far = gap(report, view.anchor)
+        gaps.append(min(far, window) if dated_by_lede else far)
     if fixed is not None and view.dates is not None:
         gaps.append(gap(fixed, view.dates))
     elif fixed is not None and view.anchor is not None:
@@ -240,6 +254,37 @@ def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
     elif report is not None and view.dates is not None and not dated_by_lede:
         gaps.append(gap(view.dates, (report[0] - lookback, report[1])))
     return None if any(g > window for g in gaps) else gaps
+
+
+def event_days(view: EventView, settings: MergeSettings) -> Interval | None:
+    """The days the event happened on as far as its reports tell: those its texts fixed, else the
+    `lookback_days` before its first precise report (what the windows assume); None when neither is known or
+    they span `dated_span_days` or more."""
+    days = view.dates
+    if days is None and precise(view.anchor):
+        days = view.anchor[0] - settings.lookback_days * DAY, view.anchor[1]
+    return days if days is not None and days[1] - days[0] < settings.dated_span_days * DAY else None
+
+
+def dated_reference(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
+    """The mention's text fixes a day (not a month: "in July" fits a season of reports) that is one of the
+    event's days (`event_days`) or next to them."""
+    fixed, days = fixed_interval(mention), event_days(view, settings)
+    return fixed is not None and days is not None and fixed[1] - fixed[0] < DAY and gap(fixed, days) <= DAY
+
+
+def referable(view: EventView, clock: int | None, settings: MergeSettings) -> bool:
+    """Whether a dated reference from another story may join the event at article time `clock`: a lede event
+    with known days, last reported at most `reach_days` before."""
+    return view.lede and view.latest is not None and clock is not None \
+        and clock - view.latest <= settings.reach_days * DAY and event_days(view, settings) is not None
+
+
+def past_window(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
+    """The mention's article appeared past the type's window of the event's first report, or at no known time:
+    where only a dated reference can tie it to the event."""
+    report = report_interval(mention.published)
+    return report is None or view.anchor is None or gap(report, view.anchor) > settings.window(mention.event.type)
 
 
 def same_cluster(mention: EventMention, view: EventView) -> bool:

@@ -20,20 +20,41 @@ references would tie every story of the season into one event. So the decision i
      each), if that story beats the runner-up by `undated_margin`. Event fits alone do not place it: the
      background facts of an undated piece ("14,000 soldiers in Kursk") fit many stories.
    No story → a new one.
+   A dated article joins no story more than `horizon_days` after the story's first report (then the story is
+   closed and pruned). An article without a publication time but with a fetch time is taken in at its fetch
+   time (`article_order`: it cannot have appeared later, and a live job meets it then), so it finds only the
+   stories begun by then; it is still placed as an undated one.
 3. `place`: inside the story each mention joins the best-fitting event of its type, or opens one (two events
    of one type in one story are kept apart by the vetoes of `fit`: other place, other actors, other time;
    but not by two places one of which is a whole country: "sent to Russia" and "fighting in Ukraine"; and a
-   lede mention without a date of its own may join the event its article's lede dated).
+   lede mention without a date of its own may join the event its article's lede dated). The one way out of
+   the story is a dated reference (`merge_match.dated_reference`): a lede mention whose text fixes the day of
+   a lede event of another story, open or closed, reported too long ago for the windows (up to `reach_days`
+   before: "The visit took place on 11–13 July", two months later) joins that event. Shared words and facts
+   alone never reach past the windows: the reports of one long-running situation (Kursk, the Rajin port)
+   share places, figures and names for months, while their news are separate events.
 
 Only `EventView`s and term hashes are kept (sets of actors, places, figures, clusters, terms: no texts), so
-the state of this fold stays small; mentions themselves go on to `pipeline.merge_build`, keyed by event.
+the state of this fold stays small: open stories whole, and of closed ones the events a dated reference may still
+join (`StoryIndex.past`); mentions themselves go on to `pipeline.merge_build`, keyed by event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.merge_match import DAY, EventView, MergeSettings, fit, gap, precise, report_interval
+from pipeline.merge_match import (
+    DAY,
+    EventView,
+    MergeSettings,
+    dated_reference,
+    fit,
+    gap,
+    past_window,
+    precise,
+    referable,
+    report_interval,
+)
 from pipeline.merge_text import article_terms, closest, coverage
 from pipeline.stages import stable_id
 from schemas.records import EventMention
@@ -43,8 +64,14 @@ STORY_ARTICLES = 32  # an undated article is compared with each of a story's lat
 
 
 def article_order(mention: EventMention) -> tuple[int, str]:
+    """(article time, article id): the time is its publication, else its fetch time (the latest it can have
+    appeared, when a live job would meet it: it then finds only the stories begun by then), else last."""
     report = report_interval(mention.published)
-    return (NO_TIME if report is None else report[0], mention.article_id)
+    if report is not None:
+        return report[0], mention.article_id
+    if mention.fetched_at is not None:
+        return int(mention.fetched_at.timestamp() * 1_000_000), mention.article_id
+    return NO_TIME, mention.article_id
 
 
 def text_position(mention: EventMention) -> int:
@@ -63,7 +90,8 @@ class ArticleMentions:
 
     @property
     def dated(self) -> bool:
-        return self.order[0] != NO_TIME
+        """Published at a known time (a fetch time only bounds it)."""
+        return self.mentions[0].published is not None
 
     @property
     def cluster_ids(self) -> set[str]:
@@ -104,6 +132,13 @@ class StoryIndex:
     stories: list[Story] = field(default_factory=list)
     clock: int | None = None  # the newest article time seen
     df: dict[int, int] = field(default_factory=dict)  # in how many of the stories each term occurs
+    past: list[tuple[str, EventView]] = field(default_factory=list)  # (story id, event) of closed stories
+
+    def referable(self, story: Story, settings: MergeSettings) -> list[tuple[str, EventView]]:
+        """The events outside `story` a dated reference may join now (`merge_match.referable`), of open and
+        closed stories alike, so when a story closes changes nothing."""
+        found = [(other.story_id, view) for other in self.stories if other is not story for view in other.events]
+        return [(story_id, view) for story_id, view in found + self.past if referable(view, self.clock, settings)]
 
     def add_terms(self, story: Story, terms: frozenset[int]) -> None:
         for term in terms - story.terms:
@@ -180,6 +215,8 @@ def choose_story(article: ArticleMentions, index: StoryIndex, settings: MergeSet
             return position
     scored = []
     for position, story in enumerate(index.stories):
+        if article.dated and closed(story, max(index.clock or 0, article.order[0]), settings):
+            continue  # past its horizon, pruned at the end of the last flush or not: flushes change nothing
         score = (dated_score if article.dated else undated_score)(article, story, index, settings)
         if score is not None:
             scored.append((score, -position))
@@ -189,6 +226,12 @@ def choose_story(article: ArticleMentions, index: StoryIndex, settings: MergeSet
     if not article.dated and len(scored) > 1 and scored[0][0] - scored[1][0] < settings.undated_margin:
         return None
     return -scored[0][1]
+
+
+def closed(story: Story, clock: int | None, settings: MergeSettings) -> bool:
+    """The story's first report is more than `horizon_days` before `clock`: it takes no more dated articles."""
+    return story.first_report is not None and clock is not None \
+        and clock - story.first_report > settings.horizon_days * DAY
 
 
 def dated_score(article: ArticleMentions, story: Story, index: StoryIndex, settings: MergeSettings) -> float | None:
@@ -206,23 +249,35 @@ def undated_score(article: ArticleMentions, story: Story, index: StoryIndex, set
     return text + settings.undated_corroboration * shared_facts(article, story, settings)
 
 
-def place(article: ArticleMentions, story: Story, settings: MergeSettings) -> list[Placed]:
-    placed, lede_events = [], set()
+def place(article: ArticleMentions, story: Story, settings: MergeSettings,
+          other_events: list[tuple[str, EventView]] = ()) -> list[Placed]:
+    """Each mention into the best-fitting event of its type in `story`, or a new one there. A lede mention may
+    instead join one of `other_events` (of other stories, open or closed) when it is a dated reference to it and
+    its article appeared past the event's window; the article's other lede mentions may follow it there
+    (`dated_by_lede`)."""
+    placed, lede_events, joined_elsewhere = [], set(), {}
     for position, mention in enumerate(article.mentions):
-        best, top = None, float("-inf")
+        best, top, home = None, float("-inf"), story.story_id
         lede = mention.mention_id in article.ledes
-        for view in story.events:
+        candidates = [(story.story_id, view) for view in story.events] + list(joined_elsewhere.values())
+        if lede:
+            candidates += [(story_id, view) for story_id, view in other_events
+                           if view.event_id not in joined_elsewhere and dated_reference(mention, view, settings)
+                           and past_window(mention, view, settings)]
+        for story_id, view in candidates:
             if view.type == mention.event.type and (got := fit(
-                    mention, view, settings, in_story=True,
+                    mention, view, settings, in_story=story_id == story.story_id,
                     dated_by_lede=lede and view.event_id in lede_events)) is not None and got.total > top:
-                best, top = view, got.total
+                best, top, home = view, got.total, story_id
         if best is None:
             best = EventView(event_id=stable_id("event", mention.event.type, mention.mention_id), type=mention.event.type)
             story.events.append(best)
         best.take_in(mention, lede, settings)
         if lede:
             lede_events.add(best.event_id)
-        placed.append(Placed(best.event_id, story.story_id, (article.order, position), mention))
+            if home != story.story_id:
+                joined_elsewhere[best.event_id] = (home, best)
+        placed.append(Placed(best.event_id, home, (article.order, position), mention))
     return placed
 
 
@@ -244,6 +299,7 @@ class AssignStep:
 
     settings: MergeSettings = field(default_factory=MergeSettings)
     max_stories: int = 5_000
+    max_past: int = 20_000  # events of closed stories kept for dated references
     namespace: str = "merge"
 
     def order_key(self, mention: EventMention):
@@ -265,18 +321,21 @@ class AssignStep:
                 story.first_report = report[0] if story.first_report is None else min(story.first_report, report[0])
             if article.dated:
                 index.clock = article.order[0] if index.clock is None else max(index.clock, article.order[0])
-            out.extend(place(article, story, self.settings))
+            out.extend(place(article, story, self.settings, index.referable(story, self.settings)))
         index.stories = self._prune(index)
         return index, out
 
     def _prune(self, index: StoryIndex) -> list[Story]:
-        """Stories past the horizon (article time) take no more articles; the oldest go past `max_stories`."""
-        horizon = self.settings.horizon_days * DAY
-        kept = [s for s in index.stories
-                if s.first_report is None or index.clock is None or index.clock - s.first_report <= horizon]
+        """Stories past the horizon (article time) take no more articles; the oldest go past `max_stories`. Of a
+        closed story only the events a dated reference may still join are kept (`past`), while in reach."""
+        kept = [s for s in index.stories if not closed(s, index.clock, self.settings)]
         kept = kept[-self.max_stories:]
         kept_ids = {id(s) for s in kept}
+        gone = []
         for story in index.stories:
             if id(story) not in kept_ids:
                 index.forget(story)
+                gone.extend((story.story_id, view) for view in story.events)
+        index.past = [(story_id, view) for story_id, view in index.past + gone
+                      if referable(view, index.clock, self.settings)][-self.max_past:]
         return kept

@@ -91,13 +91,15 @@ class ExtractEvents(beam.PTransform):
 
 
 def mentions_of(enriched: EnrichedArticle) -> list[EventMention]:
-    """The event mentions of one enriched article (reprints included, marked with duplicate_of); none if irrelevant."""
+    """The event mentions of one enriched article (reprints included, marked with duplicate_of; without a
+    publication time, its fetch time: the latest it can have appeared); none if irrelevant."""
     if not enriched.relevant:
         return []
     article = enriched.article
     return [
         EventMention(mention_id=stable_id(article.id, str(i), event.type), article_id=article.id, url=article.url,
                      outlet=article.outlet, published=article.published,
+                     fetched_at=None if article.published else article.fetched_at,
                      cluster_id=enriched.cluster_id or article.id, duplicate_of=enriched.duplicate_of,
                      source_position=article.source_position, title=article.title or None, event=event,
                      ontology_version=enriched.ontology_version)

@@ -187,6 +187,8 @@ class EventMention(Record):
     url: str | None = None
     outlet: str | None = None
     published: UtcDatetime | None = None
+    fetched_at: UtcDatetime | None = Field(None, description="set when `published` is unknown: when its article was "
+                                                             "fetched, the latest it can have appeared")
     cluster_id: str | None = Field(None, description="near-duplicate cluster of the article (syndication)")
     duplicate_of: str | None = Field(None, description="set when the article is a reprint of another")
     source_position: str | None = Field(None, description="the article's position on the raw topic, if read there")

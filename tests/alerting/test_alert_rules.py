@@ -220,3 +220,13 @@ def test_same_news_needs_places_not_apart_except_for_visits_and_transfers():
     settings = MergeSettings()
     assert not same_news(view("troop_deployment", kursk), view("troop_deployment", rajin), settings)
     assert same_news(view("weapons_transfer", kursk), view("weapons_transfer", rajin), settings)
+
+
+def test_an_event_s_facts_outlive_the_last_mention_merging_can_add_to_it():
+    """A dated reference joins an event up to `reach_days` after its latest report (the build keeps it a day
+    more): forgotten facts would judge that revision as a first one."""
+    from pipeline.alerting import FACTS_HORIZON_DAYS
+    from pipeline.merge_match import MergeSettings
+
+    settings = MergeSettings()
+    assert FACTS_HORIZON_DAYS > max(settings.horizon_days, settings.reach_days) + 1

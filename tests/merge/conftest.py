@@ -51,11 +51,12 @@ def event(type="troop_deployment", actors=("PRK", "RUS"), place=None, quantities
 
 
 def mention(article_id, published="2024-10-18T09:00:00Z", index=0, cluster=None, duplicate_of=None, title=None,
-            **kw):
+            fetched_at=None, **kw):
     e = event(**kw)
     return EventMention(mention_id=stable_id(article_id, str(index), e.type), article_id=article_id,
                         url=f"https://example.test/{article_id}", outlet=f"outlet-{article_id}",
                         published=parse_timestamp(published) if published else None,
+                        fetched_at=parse_timestamp(fetched_at) if fetched_at else None,
                         cluster_id=cluster or article_id, duplicate_of=duplicate_of, title=title, event=e,
                         ontology_version="t")
 

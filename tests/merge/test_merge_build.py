@@ -101,3 +101,20 @@ def test_story_index_bytes_per_mention(make_mention):
     assert all(isinstance(term, int) for story in state.stories for term in story.terms)
     per_mention = len(pickle.dumps(state)) / len(mentions)
     assert 150 < per_mention < 350, per_mention
+
+
+def test_closed_stories_keep_only_the_events_a_dated_reference_may_join(make_mention):
+    """Some 0.3-0.6 kB per such event (0.6 kB on the dev replay, docs/benchmarks.md), kept `reach_days` after its
+    latest report."""
+    step, state = AssignStep(), None
+    for day in range(60):
+        published = f"2025-{1 + day // 28:02d}-{1 + day % 28:02d}T09:00:00Z"
+        state, _ = step.run("stories", state, [
+            make_mention(f"https://outlet.example/2025/story-{day:03d}", published=published, event_date=published[:10],
+                         type=["leader_meeting_or_visit", "troop_deployment"][day % 2], place="Pyongyang",
+                         source="KCNA", text=f"item {day} words {day * 7} more words {day * 13}"),
+            make_mention(f"https://outlet.example/2025/story-{day:03d}", published=published, index=1, start=900,
+                         type="casualties", text=f"background {day}")])
+    assert state.past and all(view.lede and view.type != "casualties" for _, view in state.past)
+    per_event = len(pickle.dumps(state.past)) / len(state.past)
+    assert 200 < per_event < 1_000, per_event

@@ -9,13 +9,16 @@ from pipeline.merge_match import (
     EventView,
     MergeSettings,
     date_interval,
+    dated_reference,
+    event_days,
     fit,
     fixed_interval,
     place_relation,
     quantity_family,
+    referable,
     report_interval,
 )
-from schemas.records import Location
+from schemas.records import Location, parse_timestamp
 
 S = MergeSettings()
 
@@ -120,3 +123,34 @@ def test_an_undated_mention_may_join_the_event_its_article_s_lede_dated(make_men
     then = make_mention("a", published="2024-06-20T08:00:00Z", index=1, start=43, **kw)
     assert fit(then, view_of(dated), S) is None  # an undated mention reports something recent ...
     assert fit(then, view_of(dated), S, in_story=True, dated_by_lede=True) is not None  # ... unless so dated
+
+
+def test_a_text_that_fixes_the_day_of_an_event_is_about_it_whenever_it_appears(make_mention):
+    """"The talks took place on 4 March", two months later: the publication time is no evidence against it."""
+    visit = {"type": "leader_meeting_or_visit", "actors": ("RUS", "PRK")}
+    reported = view_of(make_mention("a", published="2025-03-05T08:00:00Z", event_date="2025-03-05", place="Pyongyang",
+                                    **visit))
+
+    def later(event_date, published="2025-05-02T08:00:00Z"):
+        return make_mention("b", published=published, event_date=event_date, **visit)
+
+    assert dated_reference(later("2025-03-04"), reported, S) and fit(later("2025-03-04"), reported, S) is not None
+    assert dated_reference(later("2025-03-05"), reported, S)
+    for not_the_day in ("2025-03-02", "2025-03", None):  # two days off, a month, no date: the windows decide
+        assert not dated_reference(later(not_the_day), reported, S) and fit(later(not_the_day), reported, S) is None
+    first_report_only = view_of(make_mention("a", published="2025-03-05T08:00:00Z", **visit))
+    assert event_days(first_report_only, S) == (report_interval(parse_timestamp("2025-03-02T08:00:00Z"))[0],
+                                                report_interval(parse_timestamp("2025-03-05T08:00:00Z"))[1])
+    assert dated_reference(later("2025-03-04"), first_report_only, S)
+    season = view_of(make_mention("a", published="2025-03-05T08:00:00Z", event_date="2025-03-05", **visit),
+                     make_mention("c", published="2025-03-20T08:00:00Z", event_date="2025-03-19", **visit))
+    assert event_days(season, S) is None and not dated_reference(later("2025-03-04"), season, S)
+
+
+def test_a_dated_reference_reaches_lede_events_with_known_days_up_to_reach_days(make_mention):
+    view = view_of(make_mention("a", published="2025-03-05T08:00:00Z", event_date="2025-03-05",
+                                type="leader_meeting_or_visit"))
+    latest = view.latest
+    assert referable(view, latest + S.reach_days * DAY, S) and not referable(view, latest + S.reach_days * DAY + 1, S)
+    view.lede = False
+    assert not referable(view, latest, S)

@@ -7,6 +7,8 @@ import random
 from pipeline.merge_build import merge_batch
 from pipeline.merge_match import MergeSettings
 from pipeline.merge_story import AssignStep, gather
+from pipeline.stages import mentions_of
+from schemas.records import EnrichedArticle, RawArticle
 
 S = MergeSettings()
 
@@ -165,3 +167,97 @@ def test_a_lede_that_dates_a_past_visit_and_then_says_what_happened_is_one_event
     dated = make_mention("a", event_date="2024-04-02", start=0, text="The summit was held on 2 April", **kw)
     then = make_mention("a", index=1, start=43, text="The leaders also signed a grain agreement", **kw)
     assert events_by_articles(merge_batch([dated, then])) == [("a",)]  # one event, not two
+
+
+def run_in_flushes(mentions, settings=S):
+    """The story fold run one article at a time (state carried, stories pruned after each), as a live job."""
+    step, state, placed = AssignStep(settings), None, []
+    ordered = sorted(mentions, key=step.order_key)
+    for article_id in dict.fromkeys(m.article_id for m in ordered):
+        state, out = step.run("stories", state, [m for m in ordered if m.article_id == article_id])
+        placed.extend(out)
+    return state, sorted((p.mention.mention_id, p.event_id) for p in placed)
+
+
+def in_one_run(mentions, settings=S):
+    step = AssignStep(settings)
+    return sorted((p.mention.mention_id, p.event_id) for p in step.run("stories", None, sorted(
+        mentions, key=step.order_key))[1])
+
+
+def a_visit_and_later_news(make_mention, retrospective_published):
+    """A visit reported on 12-13 July (its day fixed), other news after it, and a piece that dates the visit."""
+    visit = {"type": "leader_meeting_or_visit", "actors": ("RUS", "PRK")}
+    reports = [make_mention("v1", published="2025-07-12T08:00:00Z", event_date="2025-07-12", place="Pyongyang",
+                            text="The minister landed in the capital for talks", **visit),
+               make_mention("v2", published="2025-07-13T08:00:00Z", place="Pyongyang",
+                            text="The minister held talks in the capital", **visit)]
+    news = [make_mention(f"n{i}", published=f"2025-08-{10 + i:02d}T08:00:00Z", type="economic_cooperation",
+                         text=f"A trade fair number {i} opened with grain and timber stands") for i in range(3)]
+    retro = [make_mention("r", published=retrospective_published, event_date="2025-07-11", start=0,
+                          text="The visit took place on 11 to 13 July", **visit),
+             make_mention("r", index=1, published=retrospective_published, start=45,
+                          text="The minister also toured a new seaside resort", **visit)]
+    return reports + news + retro
+
+
+def test_a_piece_that_dates_a_visit_two_months_back_joins_the_visit_also_once_its_story_closed(make_mention):
+    mentions = a_visit_and_later_news(make_mention, "2025-09-07T08:00:00Z")
+    assert ("r", "v1", "v2") in events_by_articles(merge_batch(mentions))  # both lede mentions, no visit of its own
+    state, placed = run_in_flushes(mentions)
+    assert placed == in_one_run(mentions)
+    assert "leader_meeting_or_visit" in {view.type for _, view in state.past}  # closed, its visit kept
+    too_late = a_visit_and_later_news(make_mention, "2025-12-20T08:00:00Z")  # > reach_days after the last report
+    assert ("r",) in events_by_articles(merge_batch(too_late))
+    assert run_in_flushes(too_late)[1] == in_one_run(too_late)
+
+
+def test_an_article_without_a_publication_time_is_taken_in_at_its_fetch_time(make_mention):
+    """It cannot have appeared after it was fetched, so it finds only the stories begun by then."""
+    kw = {"type": "economic_cooperation", "actors": ("RUS", "PRK")}
+    story = make_mention("a", published="2025-06-19T08:00:00Z", title="Nakhodka shipyard to refit Wonsan trawlers",
+                         text="Welders will rebuild the hulls over the winter", **kw)
+    other = make_mention("o", published="2025-06-20T08:00:00Z", title="New ferry timetable published",
+                         text="Passengers may book cabins from next month", **kw)
+
+    def undated(fetched_at):
+        return make_mention("u", published=None, fetched_at=fetched_at, title="Wonsan trawlers towed to Nakhodka",
+                            text="The report cites a source in Seoul", **kw)
+
+    assert ("a", "u") in events_by_articles(merge_batch([story, other, undated(None)]))
+    assert ("a", "u") in events_by_articles(merge_batch([story, other, undated("2025-06-21T00:00:00Z")]))
+    early = merge_batch([story, other, undated("2025-06-18T00:00:00Z")])
+    assert ("u",) in events_by_articles(early)
+    assert [e.first_seen for e in early if e.mentions[0].article_id == "u"] == [None]  # no publication time
+
+
+def test_mentions_of_an_article_without_a_publication_time_carry_its_fetch_time(make_event):
+    def mentions(published):
+        raw = RawArticle(id="x", title="t", text="body", published=published, fetched_at="2025-06-21T10:00:00Z")
+        return mentions_of(EnrichedArticle(article=raw, relevant=True, relevance_score=1.0, events=[make_event()],
+                                           ontology_version="t"))
+
+    assert [m.fetched_at.isoformat() for m in mentions(None)] == ["2025-06-21T10:00:00+00:00"]
+    assert [m.fetched_at for m in mentions("2025-06-20T08:00:00Z")] == [None]  # its publication time places it
+
+
+def test_a_dated_article_joins_no_story_past_its_horizon_whether_or_not_it_was_pruned(make_mention):
+    """A story whose undated (fetched) piece opened an event with no report time: 25 days later a dated report
+    fits that event, but the story closed 21 days after its first report: in one run as in many (there the
+    story was pruned when an article of the day before moved the clock)."""
+    kw = {"place": "Kursk", "actors": ("PRK", "RUS")}
+    first = make_mention("a", published="2024-11-01T08:00:00Z", quantities={"troops": 1500}, source="NIS",
+                         title="Seoul says troops reached Kursk", text="Troops reached Kursk, Seoul said", **kw)
+    fetched = make_mention("u", published=None, fetched_at="2024-11-03T08:00:00Z", type="casualties",
+                           quantities={"killed": 40}, source="GUR", title="Seoul says troops reached Kursk",
+                           text="Forty soldiers were killed near Kursk, GUR said", **kw)
+    filler = make_mention("f", published="2024-11-25T08:00:00Z", type="other", actors=("USA",),
+                          text="An unrelated item about grain prices and shipping rates")
+    late = make_mention("c", published="2024-11-26T08:00:00Z", type="casualties", quantities={"killed": 40},
+                        source="GUR", text="Forty soldiers were killed near Kursk, GUR said", **kw)
+    mentions = [first, fetched, filler, late]
+    step = AssignStep()
+    stories = {p.mention.article_id: p.story_id for p in step.run("stories", None, sorted(mentions, key=step.order_key))[1]}
+    assert run_in_flushes(mentions)[1] == in_one_run(mentions)
+    assert stories["u"] == stories["a"] != stories["c"]
+    assert ("c", "u") in events_by_articles(merge_batch(mentions, MergeSettings(horizon_days=60)))  # the fit is there
