@@ -38,7 +38,15 @@ class KafkaUnavailable(RuntimeError):
 
 
 class KafkaAuthError(KafkaUnavailable):
-    """The broker answers but refuses our TLS or SASL settings; the message names the settings to check."""
+    """The broker answers but refuses our TLS or SASL settings; the message names the settings to check.
+
+    `kind` is "sasl" (the login) or "tls" (the certificate or handshake): the same refusal can be worded
+    differently from one attempt to the next (a refused login, or the connection closed during it).
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class _RedactSecrets(logging.Filter):
@@ -46,15 +54,16 @@ class _RedactSecrets(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
+        self.secrets: frozenset[str] = frozenset()  # replaced, never changed: clients log from many threads
 
     def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self.secrets
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
             return True
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
+        if any(secret in message for secret in secrets):
+            for secret in secrets:
                 message = message.replace(secret, "***")
             record.msg, record.args = message, None
         return True
@@ -65,15 +74,34 @@ _REDACT = _RedactSecrets()
 
 def guard_client_logs(kafka: KafkaSettings) -> None:
     """Make sure no kafka-python logger can print this settings' SASL password (as text or in a bytes repr)."""
-    if kafka.sasl_password is None or not kafka.sasl_password.get_secret_value():
+    _guard(kafka.sasl_password.get_secret_value() if kafka.sasl_password is not None else None)
+
+
+def guard_client_options(client_options: dict[str, Any]) -> None:
+    """`guard_client_logs` for a kafka-python options dict, such as the one the Beam Kafka source carries to
+    its workers (`KafkaSettings.client_options()`): call it where a client is built from such a dict.
+
+    Idempotent and cheap: after the first call for a password it only compares a count of loggers.
+    """
+    _guard(client_options.get("sasl_plain_password"))
+
+
+_guarded = {"loggers": 0}
+
+
+def _guard(secret: str | None) -> None:
+    """Add `secret` to the redaction filter and the filter to every kafka-python logger (this module's
+    imports of the clients have created them; filters do not apply to records of child loggers)."""
+    if not secret:
         return
-    secret = kafka.sasl_password.get_secret_value()
-    _REDACT.secrets.update({secret, repr(secret.encode())[2:-1]})
-    for name in list(logging.root.manager.loggerDict):
+    loggers = logging.root.manager.loggerDict
+    if secret in _REDACT.secrets and len(loggers) == _guarded["loggers"]:
+        return
+    _REDACT.secrets = _REDACT.secrets | {secret, repr(secret.encode())[2:-1]}
+    for name in list(loggers):
         if name == "kafka" or name.startswith("kafka."):
-            logger = logging.getLogger(name)
-            if _REDACT not in logger.filters:
-                logger.addFilter(_REDACT)
+            logging.getLogger(name).addFilter(_REDACT)  # addFilter adds a filter once
+    _guarded["loggers"] = len(loggers)
 
 
 def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) -> None:
@@ -94,7 +122,7 @@ def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) 
         exc = _connect_once(kafka, server, timeout)
         problem = _refusal(kafka, server, exc)
         if problem:
-            raise KafkaAuthError(problem)
+            raise KafkaAuthError(problem, "tls" if isinstance(exc, KafkaConnectionError) else "sasl")
         # the broker closes the socket right after a failed login, and kafka-python sometimes reads the
         # close before the error response: try again for the real answer
         dropped = isinstance(exc, KafkaConnectionError) and exc.args == ("socket disconnected",)
@@ -102,7 +130,7 @@ def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) 
             return
     if dropped and kafka.sasl_mechanism:
         raise KafkaAuthError(f"Kafka at {server} closed the connection during the SASL {kafka.sasl_mechanism} "
-                             f"login of user {kafka.sasl_username!r} ({_SASL_HINT})")
+                             f"login of user {kafka.sasl_username!r} ({_SASL_HINT})", "sasl")
 
 
 _SASL_HINT = "check kafka.sasl_mechanism, kafka.sasl_username and kafka.sasl_password"

@@ -2,7 +2,8 @@
 
 When the broker is down, records go to a bounded on-disk spool (JSON lines under the state dir) and are
 sent, oldest first, when it answers again. Nothing is dropped silently: what the full spool cannot keep is
-counted, logged and returned by `flush()` so the caller can fetch it again.
+counted, logged and returned by `flush()` so the caller can fetch it again. A broker that refuses our TLS or
+SASL settings is spooled for too, but logged as an error (once per kind of refusal) and reported by `health()`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
-from connectors.kafka_io import KafkaUnavailable, headers_for, make_producer
+from connectors.kafka_io import KafkaAuthError, KafkaUnavailable, headers_for, make_producer
 from nkru.settings import KafkaSettings
 from schemas.records import DeadLetter, RawArticle
 from schemas.topics import DEAD_LETTERS, RAW, topic
@@ -131,6 +132,8 @@ class KafkaPublisher:
         self._producer: Any = None
         self._healthy = False
         self._full = False  # a record was dropped since the spool last drained
+        self.refused: str | None = None  # why the broker refuses our TLS/SASL settings, while it does
+        self._refused_kind: str | None = None
         self._next_probe = 0.0
         self._connect()
 
@@ -203,13 +206,33 @@ class KafkaPublisher:
                 request_timeout_ms=max(1000, int(self.delivery_timeout * 1000) // 3),
                 max_block_ms=int(self.connect_timeout * 1000), bootstrap_timeout_ms=int(self.connect_timeout * 1000),
                 reconnect_backoff_max_ms=2000)
+        except KafkaAuthError as exc:
+            self._refused(exc)
+            self._healthy = False
+            return False
         except (KafkaUnavailable, KafkaError, OSError) as exc:
             log.warning("Kafka unavailable at %s (%s); records go to the spool at %s",
                         self.kafka.bootstrap_servers, exc, self.spool.directory)
             self._healthy = False
             return False
+        if self.refused is not None:
+            log.info("Kafka accepts this client's settings again; sending the spool")
+            self.refused, self._refused_kind = None, None
         self._healthy = self.spool.size == 0
         return True
+
+    def _refused(self, exc: KafkaAuthError) -> None:
+        """An error once per distinct refusal (the retries repeat it quietly): it needs the operator."""
+        if exc.kind != self._refused_kind:
+            log.error("%s; records are kept in the spool at %s until the settings are fixed",
+                      exc, self.spool.directory)
+        else:
+            log.debug("still refused: %s", exc)
+        self.refused, self._refused_kind = str(exc), exc.kind
+
+    def health(self) -> bool | str:
+        """True, or why not: the broker refuses our TLS/SASL settings (an outage only fills the spool)."""
+        return self.refused or True
 
     def _wait(self) -> None:
         """Wait until every in-flight record is acknowledged or spooled."""

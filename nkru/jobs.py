@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from connectors.kafka_io import KafkaUnavailable
+from connectors.kafka_io import KafkaAuthError, KafkaUnavailable
 from nkru.settings import Settings
 from pipeline.streaming import StreamingJob
 
@@ -42,14 +42,24 @@ def start_job(settings: Settings, beam_args: list[str]) -> StreamingJob:
     try:
         return StreamingJob(settings, runner_args=beam_args).start()
     except KafkaUnavailable as exc:
-        raise click.ClickException(f"{exc}; start one with `nkru kafka start` or pass --bootstrap") from None
+        raise click.ClickException(kafka_problem(exc)) from None
+
+
+def kafka_problem(exc: KafkaUnavailable) -> str:
+    """What to tell the operator: a refused login or certificate names its settings; no broker, how to get one."""
+    if isinstance(exc, KafkaAuthError):
+        return str(exc)
+    return f"{exc}; start one with `nkru kafka start` or pass --bootstrap"
 
 
 def wait_until(stop: threading.Event, job: StreamingJob) -> None:
     """Block until a signal sets `stop` or the job ends by itself; then stop the job."""
     waiter = threading.Thread(target=_wait_job, args=(job, stop), daemon=True, name="job-waiter")
     waiter.start()
-    stop.wait()
+    # a timed wait: the main thread runs signal handlers only between waits, and a signal the kernel
+    # delivers to another thread (gRPC's, Beam's) does not interrupt an untimed one
+    while not stop.wait(timeout=0.5):
+        pass
     job.stop()
     waiter.join(timeout=30)
 
@@ -58,10 +68,10 @@ def _wait_job(job: StreamingJob, stop: threading.Event) -> None:
     try:
         job.wait()
     except Exception:  # noqa: BLE001 - a failed job ends the process with the error logged
-        if not job.stopped.is_set():
+        if not (job.stopped.is_set() or stop.is_set()):  # a job failing while it is being stopped: stopped
             log.exception("the streaming job failed")
     finally:
-        if not job.stopped.is_set():
+        if not (job.stopped.is_set() or stop.is_set()):
             job.ended_by_itself = True
         stop.set()
 
@@ -106,6 +116,8 @@ def _ensure_broker(settings: Settings, local_kafka: bool):
     """Return the BrokerConfig of a broker started here, or None when one already answers."""
     from connectors import kafka_broker
 
+    if settings.kafka.security_protocol != "PLAINTEXT":
+        return None  # the local broker is plaintext only; a secured cluster is checked when the job starts
     host, _, port = settings.kafka.bootstrap_servers.split(",")[0].rpartition(":")
     cfg = kafka_broker.BrokerConfig(data_dir=settings.state_dir / "kafka", host=host or "127.0.0.1",
                                     port=int(port), controller_port=int(port) + 1)
@@ -153,8 +165,8 @@ def run_all(settings: Settings, sample: bool, feeds, local_kafka: bool, as_json:
             else:
                 registry = load_registry(registry_path(settings, feeds))
             job = start_job(settings, [])
-            observer = start_observability(settings, job, stop)
             publisher = KafkaPublisher.from_settings(settings)
+            observer = start_observability(settings, job, stop, {"kafka_publisher": publisher.health})
             poller = Poller(registry, settings, publisher)
             poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="poller", daemon=True)
             poll_thread.start()

@@ -69,9 +69,20 @@ def watch_lag(kafka_settings, group_id: str, topic_name: str, stop: threading.Ev
         consumer.close()
 
 
-def uptime_health(started: float, checks: dict[str, Callable[[], bool]]) -> Callable[[], dict]:
+def uptime_health(started: float, checks: dict[str, Callable[[], bool | str]]) -> Callable[[], dict]:
+    """The /healthz body: each check answers True when healthy, else False or a sentence saying why;
+    the sentences are listed under "problems"."""
+
     def health() -> dict:
-        results = {name: bool(check()) for name, check in checks.items()}
-        return {"ok": all(results.values()), "checks": results, "uptime_s": round(time.monotonic() - started, 1)}
+        results, problems = {}, {}
+        for name, check in checks.items():
+            outcome = check()
+            results[name] = bool(outcome) and not isinstance(outcome, str)
+            if isinstance(outcome, str):
+                problems[name] = outcome
+        body = {"ok": all(results.values()), "checks": results, "uptime_s": round(time.monotonic() - started, 1)}
+        if problems:
+            body["problems"] = problems
+        return body
 
     return health

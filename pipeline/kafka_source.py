@@ -68,11 +68,14 @@ class KafkaReadConfig:
     def consumer(self, **extra):
         from kafka import KafkaConsumer
 
+        from connectors.kafka_io import guard_client_options
+
         opts = dict(bootstrap_servers=self.bootstrap_servers, group_id=self.group_id,
                     enable_auto_commit=False, auto_offset_reset="earliest",
                     client_id=f"nkru-source-{self.group_id}")
         opts.update(self.client_options)
         opts.update(extra)
+        guard_client_options(opts)  # kafka-python's DEBUG login lines must not show a PLAIN password (workers too)
         return KafkaConsumer(**opts)
 
 

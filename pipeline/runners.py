@@ -2,14 +2,20 @@
 
 Prism normally downloads its binary from GitHub; here it is built once with
 ``go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<BEAM_VERSION>`` into the nkru cache and
-passed to the SDK with ``--prism_location``.
+passed to the SDK with ``--prism_location`` through a launcher that gives it a session of its own (so a
+terminal's Ctrl-C reaches only nkru). Also three workarounds of Beam 2.62 that the roles depend on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import apache_beam
@@ -51,6 +57,46 @@ def build_prism(quiet: bool = True) -> Path:
     return target
 
 
+# Run by the launcher below between fork and Prism: a session of its own, and death with its parent.
+_SESSION_CODE = """import ctypes, os, signal, sys
+parent = os.getppid()
+os.setsid()
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != parent:
+    sys.exit("the process that started Prism has gone")
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def prism_launcher(binary: Path) -> Path:
+    """A launcher that runs `binary` in a session of its own, killed when the process that started it dies.
+
+    A terminal's Ctrl-C signals its whole foreground process group; Prism (no signal handling of its own)
+    would die at once and take the running job with it, before nkru stops the job in order. In its own
+    session only nkru receives the signal; Beam's job server still stops Prism at exit (SIGINT to its
+    pid, which the launcher keeps through exec), and PR_SET_PDEATHSIG kills it when nkru is killed
+    (kill -9 included). The death signal follows the *thread* that started Prism: start jobs from the
+    main thread (nkru does). Linux only; elsewhere, and when the cache is not writable, `binary` itself.
+    """
+    if not sys.platform.startswith("linux"):
+        return binary
+    script = (f"#!/bin/sh\n# written by nkru (pipeline/runners.py prism_launcher)\n"
+              f"exec {shlex.quote(sys.executable)} -I -S -c {shlex.quote(_SESSION_CODE)} "
+              f"{shlex.quote(str(binary))} \"$@\"\n")
+    target = cache_dir() / f"prism-session-{hashlib.sha256(script.encode()).hexdigest()[:12]}"
+    if target.exists():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        partial.write_text(script)
+        partial.chmod(0o755)
+        partial.replace(target)
+    except OSError:
+        return binary
+    return target
+
+
 def refuse_runner_splits() -> None:
     """Make this process's SDK harness refuse runner-initiated bundle splits.
 
@@ -73,9 +119,66 @@ def refuse_runner_splits() -> None:
     bundle_processor.DataInputOperation.try_split = try_split
 
 
+def keep_sigint_handler() -> None:
+    """Keep the process's own SIGINT handler when Beam starts a job server.
+
+    Beam's `StopOnExitJobServer` (Prism's, and any job server Beam starts itself) installs its `stop` as
+    the SIGINT handler when it starts; that method takes no arguments, so Ctrl-C ended `nkru run`/`nkru process`
+    with a TypeError and exit 1 instead of their orderly stop (nkru/jobs.py). The job server still stops
+    when the process exits: Beam registers the same `stop` with atexit.
+    """
+    from apache_beam.runners.portability.job_server import StopOnExitJobServer
+
+    if getattr(StopOnExitJobServer.start, "_nkru_keeps_sigint", False):
+        return
+    start = StopOnExitJobServer.start
+
+    def start_keeping_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return start(self)
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            return start(self)
+        finally:
+            if previous is not None:  # None: a handler installed outside Python, which cannot be put back
+                signal.signal(signal.SIGINT, previous)
+
+    start_keeping_sigint._nkru_keeps_sigint = True  # type: ignore[attr-defined]
+    StopOnExitJobServer.start = start_keeping_sigint
+
+
+def quiet_cancelled_bundles() -> None:
+    """Let a bundle that was running when its job was cancelled end without an error traceback.
+
+    On cancel the SDK harness shuts its bundle processors down while a bundle may still be running
+    (here: the Kafka source's long-polling one); when that bundle then returns, `release` (or `discard`)
+    of Beam 2.62 finds its processor gone, raises KeyError, and the harness prints the traceback to stderr
+    at every orderly stop. The processor was already shut down, so there is nothing left to release.
+    """
+    from apache_beam.runners.worker.sdk_worker import BundleProcessorCache
+
+    if getattr(BundleProcessorCache.release, "_nkru_quiet", False):
+        return
+    release, discard = BundleProcessorCache.release, BundleProcessorCache.discard
+
+    def tolerant(method):
+        def call(self, instruction_id):
+            with self._lock:
+                gone = instruction_id not in self.active_bundle_processors
+            if not gone:
+                return method(self, instruction_id)
+
+        call._nkru_quiet = True  # type: ignore[attr-defined]
+        return call
+
+    BundleProcessorCache.release = tolerant(release)
+    BundleProcessorCache.discard = tolerant(discard)
+
+
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:
     """Options for `runner`: 'prism' (local, default), 'flink' (pipeline/flink.py) or any Beam runner name,
     with further Beam flags passed through in `extra`."""
+    keep_sigint_handler()
     if runner == "flink":
         from pipeline.flink import runner_args
 
@@ -87,7 +190,8 @@ def runner_options(runner: str = "prism", streaming: bool = False, extra: list[s
         args.append("--job_server_timeout=604800")
     if runner == "prism":
         refuse_runner_splits()
-        args = ["--runner=PrismRunner", f"--prism_location={build_prism()}",
+        quiet_cancelled_bundles()
+        args = ["--runner=PrismRunner", f"--prism_location={prism_launcher(build_prism())}",
                 "--environment_type=LOOPBACK", *args]
     elif not any(a.startswith("--runner") for a in args):
         args = [f"--runner={runner}", *args]

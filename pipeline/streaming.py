@@ -292,4 +292,24 @@ class StreamingJob:
                 self.result.cancel()
             except Exception:  # noqa: BLE001 - cancelling a job that already ended is fine
                 log.debug("cancel after the job ended", exc_info=True)
+            _wait_for_in_process_workers(HARNESS_STOP_S)
             close_committers()
+
+
+HARNESS_STOP_S = 10.0  # how long a stop waits for the in-process SDK harness to wind down after a cancel
+
+
+def _wait_for_in_process_workers(timeout_s: float) -> None:
+    """Wait until the SDK harness threads of the LOOPBACK environment have ended, for up to `timeout_s`.
+
+    After a cancel the harness finishes its in-flight bundles and closes its streams to the runner; the
+    runner (Prism) is stopped when this process exits, and a harness still talking to it then fails with
+    gRPC tracebacks on stderr. Beam names these threads `run_worker_<worker id>` (worker_pool_main.py).
+    """
+    deadline = time.monotonic() + timeout_s
+    workers = [t for t in threading.enumerate() if t.name.startswith("run_worker_")]
+    for thread in workers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in workers if t.is_alive()]
+    if alive:
+        log.warning("the SDK harness did not wind down within %.0fs (%s)", timeout_s, ", ".join(alive))

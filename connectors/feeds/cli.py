@@ -135,12 +135,14 @@ def _publisher(settings: Any, out: Path | None) -> Any:
         from connectors.feeds.sinks import JsonlPublisher
 
         return JsonlPublisher(out)
-    from connectors.kafka_io import ensure_topics
+    from connectors.kafka_io import KafkaAuthError, ensure_topics
     from connectors.publisher import KafkaPublisher
     from schemas.topics import DEAD_LETTERS, RAW
 
     try:
         ensure_topics(settings.kafka, [RAW, DEAD_LETTERS])
+    except KafkaAuthError:
+        pass  # the publisher logs the refusal as an error and spools until the settings are fixed
     except Exception as exc:  # noqa: BLE001 - the spool takes over while Kafka is away
         log.warning("could not check Kafka topics (%s); records will be spooled until Kafka answers", exc)
     return KafkaPublisher.from_settings(settings)
