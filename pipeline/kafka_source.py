@@ -178,9 +178,11 @@ class ReadPartitionFn(beam.DoFn):
         self._consumers: dict = {}
 
     def teardown(self):
-        for consumer in self._consumers.values():
+        # On cancel the harness tears down while a bundle may still be in `process` (adding or dropping a
+        # consumer): close a snapshot, never iterate the live dict.
+        consumers, self._consumers = self._consumers, {}
+        for consumer in list(consumers.values()):
             consumer.close()
-        self._consumers.clear()
 
     def _consumer_for(self, tp, config: KafkaReadConfig):
         consumer = self._consumers.get(tp)
