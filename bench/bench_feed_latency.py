@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_streaming import _free_port, _percentile
+from bench.bench_streaming import _percentile
 
 SOURCES = ["South Korea's National Intelligence Service", "Ukraine's military intelligence agency HUR",
            "South Korea's Joint Chiefs of Staff", "a Western intelligence official", "Japan's defence ministry"]
@@ -243,7 +243,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="nkru-bench-feed-"))
     broker = None
     if args.bootstrap is None:
-        broker = kafka_broker.BrokerConfig(workdir / "kafka", port=_free_port(), controller_port=_free_port())
+        broker = kafka_broker.private(workdir / "kafka", heap="512m")
         kafka_broker.start(broker)
     bootstrap = args.bootstrap or broker.bootstrap
     run_id = uuid.uuid4().hex[:8]

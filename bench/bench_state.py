@@ -34,7 +34,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_replay import _rss_kb, _tree
-from bench.bench_streaming import _free_port
 from bench.bench_throughput import _cpu_s
 from bench.synth_news import FEED, NewsStream, bucket_sizes
 
@@ -246,8 +245,7 @@ def run(args) -> dict:
     from pipeline.streaming import StreamingJob
     from schemas.topics import ENRICHED, RAW, topic
 
-    broker = kafka_broker.BrokerConfig(Path(tempfile.mkdtemp(prefix="nkru-bench-kafka-")), port=_free_port(),
-                                       controller_port=_free_port(), heap="1g")
+    broker = kafka_broker.private(Path(tempfile.mkdtemp(prefix="nkru-bench-kafka-")), heap="1g")
     broker_pid = kafka_broker.start(broker)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=2)

@@ -28,14 +28,6 @@ from bench.bench_extract import synthesise  # noqa: E402
 from bench.bench_replay import TreeMemory  # noqa: E402
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
@@ -69,8 +61,7 @@ def main() -> None:
 
     broker = None
     if args.bootstrap is None:
-        broker = kafka_broker.BrokerConfig(Path(tempfile.mkdtemp(prefix="nkru-bench-kafka-")), port=_free_port(),
-                                           controller_port=_free_port(), heap="1g")
+        broker = kafka_broker.private(Path(tempfile.mkdtemp(prefix="nkru-bench-kafka-")), heap="1g")
         kafka_broker.start(broker)
     bootstrap = args.bootstrap or broker.bootstrap
     prefix = f"bench{uuid.uuid4().hex[:6]}."

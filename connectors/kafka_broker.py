@@ -72,6 +72,19 @@ class BrokerConfig:
         return self.data_dir / "broker.log"
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def private(data_dir: Path, heap: str = "384m", listeners: tuple[Listener, ...] = ()) -> BrokerConfig:
+    """The config of a broker of one's own (tests, benchmarks) on free loopback ports; not started."""
+    return BrokerConfig(data_dir=data_dir, port=free_port(), controller_port=free_port(), heap=heap,
+                        listeners=listeners)
+
+
 def libs_dir() -> Path:
     return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
 

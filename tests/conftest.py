@@ -7,7 +7,6 @@ A test that needs Kafka or the runner fails when they cannot be had; nothing her
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -20,15 +19,11 @@ from nkru.settings import KafkaSettings
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = kafka_broker.free_port
 
 
 def _start_private(data_dir: Path) -> kafka_broker.BrokerConfig:
-    port = free_port()
-    cfg = kafka_broker.BrokerConfig(data_dir=data_dir, port=port, controller_port=free_port(), heap="384m")
+    cfg = kafka_broker.private(data_dir)
     kafka_broker.start(cfg)
     return cfg
 

@@ -65,9 +65,8 @@ def secured_broker(certs, tmp_path_factory):
     """The broker with the secured listeners (`bootstrap_of(protocol)`); users alice, bob and carol."""
     users = ((USER, PASSWORD), (GUARDED_USER, GUARDED_PASSWORD), (PLAIN_USER, PLAIN_PASSWORD))
     tls = {"certfile": certs / "server.pem", "keyfile": certs / "server.key"}
-    cfg = kafka_broker.BrokerConfig(
-        data_dir=tmp_path_factory.mktemp("secured-kafka"), port=free_port(), controller_port=free_port(),
-        heap="384m", listeners=(
+    cfg = kafka_broker.private(
+        tmp_path_factory.mktemp("secured-kafka"), listeners=(
             kafka_broker.Listener("SASL_PLAINTEXT", free_port(), ("PLAIN", "SCRAM-SHA-256"), users),
             kafka_broker.Listener("SSL", free_port(), **tls),
             kafka_broker.Listener("SASL_SSL", free_port(), ("SCRAM-SHA-512",), users, **tls)))

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from connectors.kafka_broker import free_port
 from connectors.kafka_io import ensure_topics
 from nkru.settings import KafkaSettings
 from schemas.topics import ALERTS, CANONICAL
-from tests.ui.helpers import ARTIFACTS, AS_OF, DOCS_IMG, FIXTURES, REPO, free_port, wait_until
+from tests.ui.helpers import ARTIFACTS, AS_OF, DOCS_IMG, FIXTURES, REPO, wait_until
 
 CHROMIUM = os.environ.get("NKRU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

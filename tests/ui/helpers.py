@@ -3,7 +3,6 @@ records."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,12 +17,6 @@ FIXTURES = REPO / "tests" / "fixtures" / "ui" / "replay"
 ARTIFACTS = REPO / "artifacts" / "ui"
 DOCS_IMG = REPO / "docs" / "img"
 AS_OF = "2025-04-30T12:00:00Z"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, proc: subprocess.Popen | None = None):
