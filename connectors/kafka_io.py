@@ -74,24 +74,18 @@ _REDACT = _RedactSecrets()
 
 def guard_client_logs(kafka: KafkaSettings) -> None:
     """Make sure no kafka-python logger can print this settings' SASL password (as text or in a bytes repr)."""
-    _guard(kafka.sasl_password.get_secret_value() if kafka.sasl_password is not None else None)
+    guard_client_options(kafka.client_options())
 
 
 def guard_client_options(client_options: dict[str, Any]) -> None:
     """`guard_client_logs` for a kafka-python options dict, such as the one the Beam Kafka source carries to
     its workers (`KafkaSettings.client_options()`): call it where a client is built from such a dict.
 
-    Idempotent and cheap: after the first call for a password it only compares a count of loggers.
+    Idempotent and cheap: after the first call for a password it only compares a count of loggers. The
+    password goes into the redaction filter, and the filter onto every kafka-python logger (this module's
+    imports of the clients have created them; filters do not apply to records of child loggers).
     """
-    _guard(client_options.get("sasl_plain_password"))
-
-
-_guarded = {"loggers": 0}
-
-
-def _guard(secret: str | None) -> None:
-    """Add `secret` to the redaction filter and the filter to every kafka-python logger (this module's
-    imports of the clients have created them; filters do not apply to records of child loggers)."""
+    secret = client_options.get("sasl_plain_password")
     if not secret:
         return
     loggers = logging.root.manager.loggerDict
@@ -102,6 +96,9 @@ def _guard(secret: str | None) -> None:
         if name == "kafka" or name.startswith("kafka."):
             logging.getLogger(name).addFilter(_REDACT)  # addFilter adds a filter once
     _guarded["loggers"] = len(loggers)
+
+
+_guarded = {"loggers": 0}
 
 
 def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) -> None:
