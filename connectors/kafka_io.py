@@ -111,6 +111,9 @@ def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) 
     guard_client_logs(kafka)
     if kafka.security_protocol == "PLAINTEXT":
         return
+    key = (kafka.bootstrap_servers, *sorted((k, str(v)) for k, v in kafka.client_options().items()))
+    if time.monotonic() - _accepted.get(key, float("-inf")) < ACCEPTED_FOR_S:
+        return  # every client of a role is built within seconds: one login check serves them all
     server = _first_reachable(kafka.bootstrap_servers, timeout)
     if server is None:
         return
@@ -124,12 +127,16 @@ def check_access(kafka: KafkaSettings, timeout: float = 5.0, attempts: int = 4) 
         # close before the error response: try again for the real answer
         dropped = isinstance(exc, KafkaConnectionError) and exc.args == ("socket disconnected",)
         if not dropped:
+            if exc is None:
+                _accepted[key] = time.monotonic()
             return
     if dropped and kafka.sasl_mechanism:
         raise KafkaAuthError(f"Kafka at {server} closed the connection during the SASL {kafka.sasl_mechanism} "
                              f"login of user {kafka.sasl_username!r} ({_SASL_HINT})", "sasl")
 
 
+ACCEPTED_FOR_S = 60.0  # a successful check is not repeated for the same settings within this time
+_accepted: dict[tuple, float] = {}
 _SASL_HINT = "check kafka.sasl_mechanism, kafka.sasl_username and kafka.sasl_password"
 
 
