@@ -72,17 +72,15 @@ def summarise(path: Path, window_ms: float) -> dict:
     rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
     last = max(int(event) for name, _, event in rows if name == "0.decoded")
     lags: dict[str, list[int]] = defaultdict(list)
-    first_wall: dict[str, int] = {}
     for name, wall, event in rows:
         if int(event) > last - window_ms:
             lags[name].append(int(wall) - int(event))
-            first_wall.setdefault(name, int(wall))
-    result = {}
-    for name in sorted(lags, key=lambda n: (sorted(lags[n])[len(lags[n]) // 2], n)):
-        values = sorted(lags[name])
-        result[name] = {"n": len(values), "p50_ms": values[len(values) // 2],
+    stages = {}
+    for name, values in lags.items():
+        values.sort()
+        stages[name] = {"n": len(values), "p50_ms": values[len(values) // 2],
                         "p95_ms": values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]}
-    return result
+    return dict(sorted(stages.items(), key=lambda item: (item[1]["p50_ms"], item[0])))  # in order of arrival
 
 
 def main() -> None:
