@@ -26,9 +26,7 @@ import apache_beam as beam
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pipeline.graph as graph  # noqa: E402
-import pipeline.merge_order as merge_order  # noqa: E402
-import pipeline.streaming as streaming  # noqa: E402
+from pipeline import graph, merge_order, streaming
 
 
 class Probe(beam.DoFn):
