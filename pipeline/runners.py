@@ -9,6 +9,7 @@ terminal's Ctrl-C reaches only nkru). Also three workarounds of Beam 2.62 that t
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shlex
 import shutil
@@ -173,6 +174,39 @@ def quiet_cancelled_bundles() -> None:
 
     BundleProcessorCache.release = tolerant(release)
     BundleProcessorCache.discard = tolerant(discard)
+
+
+def quiet_harness_after_cancel() -> None:
+    """From now on, the in-process SDK harness's errors are a cancelled job's teardown, not news.
+
+    Called by a stop just before it cancels the job. A bundle in flight then ends with "Channel closed
+    prematurely" (logged as an error with its traceback), and a harness thread whose runner is already
+    gone raises gRPC UNAVAILABLE out of its control stream ("Exception in thread run_worker_…"). Both are
+    kept at DEBUG: an orderly stop prints no traceback. Harmless after a stop: the process is ending.
+    """
+    for name in ("apache_beam.runners.worker.sdk_worker", "apache_beam.runners.worker.data_plane"):
+        logging.getLogger(name).addFilter(_demote_to_debug)  # addFilter adds a filter once
+    previous = threading.excepthook
+    if getattr(previous, "_nkru_quiet", False):
+        return
+
+    def excepthook(args):
+        if args.thread is not None and args.thread.name.startswith("run_worker_"):
+            logging.getLogger(__name__).debug("harness thread %s ended after the cancel: %s",
+                                              args.thread.name, args.exc_value)
+            return
+        previous(args)
+
+    excepthook._nkru_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = excepthook
+
+
+def _demote_to_debug(record: logging.LogRecord) -> bool:
+    """A logging filter: records at WARNING and above are dropped, after being logged again at DEBUG."""
+    if record.levelno < logging.WARNING:
+        return True
+    logging.getLogger(__name__).debug("after the cancel: %s", record.getMessage())
+    return False
 
 
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:

@@ -20,7 +20,7 @@ from nkru.settings import Settings
 from pipeline.graph import GraphConfig, build_graph
 from pipeline.io import ReadArticlesFromKafka, parse_position, position, record_key
 from pipeline.kafka_source import KafkaReadConfig, close_committers
-from pipeline.runners import runner_options
+from pipeline.runners import quiet_harness_after_cancel, runner_options
 from pipeline import ledger, telemetry
 from pipeline.stages import DEAD, mentions_of
 from schemas.records import Alert, DeadLetter
@@ -288,6 +288,8 @@ class StreamingJob:
     def stop(self):
         if self.result is not None and not self.stopped.is_set():
             self.stopped.set()
+            if self.settings.process.runner == "prism":
+                quiet_harness_after_cancel()
             try:
                 self.result.cancel()
             except Exception:  # noqa: BLE001 - cancelling a job that already ended is fine
