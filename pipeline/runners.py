@@ -180,9 +180,9 @@ def quiet_harness_after_cancel() -> None:
     """From now on, the in-process SDK harness's errors are a cancelled job's teardown, not news.
 
     Called by a stop just before it cancels the job. A bundle in flight then ends with "Channel closed
-    prematurely" (logged as an error with its traceback), and a harness thread whose runner is already
-    gone raises gRPC UNAVAILABLE out of its control stream ("Exception in thread run_worker_…"). Both are
-    kept at DEBUG: an orderly stop prints no traceback. Harmless after a stop: the process is ending.
+    prematurely" (logged as an error with its traceback), and harness threads whose runner is already
+    gone raise gRPC UNAVAILABLE out of their streams ("Exception in thread run_worker_…", "…
+    read_grpc_client_inputs"). All are kept at DEBUG: an orderly stop prints no traceback. Harmless after a stop: the process is ending.
     """
     for name in ("apache_beam.runners.worker.sdk_worker", "apache_beam.runners.worker.data_plane"):
         logging.getLogger(name).addFilter(_demote_to_debug)  # addFilter adds a filter once
@@ -190,8 +190,11 @@ def quiet_harness_after_cancel() -> None:
     if getattr(previous, "_nkru_quiet", False):
         return
 
+    import grpc
+
     def excepthook(args):
-        if args.thread is not None and args.thread.name.startswith("run_worker_"):
+        harness = args.thread is not None and args.thread.name.startswith("run_worker_")
+        if harness or isinstance(args.exc_value, grpc.RpcError):  # e.g. the data plane's reader thread
             logging.getLogger(__name__).debug("harness thread %s ended after the cancel: %s",
                                               args.thread.name, args.exc_value)
             return
