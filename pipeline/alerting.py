@@ -3,7 +3,7 @@ letters (a revision either alerts or not).
 
 `evaluate(facts, event, rules)` is pure: it compares revision r with what revisions 1..r-1 made known (`Facts`:
 announced?, places, figures, weapons, confirmed?, denied?) and returns the new facts and at most one alert.
-`RaiseAlerts` folds each event's revisions in revision order (`OrderedFoldFn`; events folded inside hash
+`RaiseAlerts` folds each event's revisions in revision order (`OrderedFold`; events folded inside hash
 shards, `ShardedStep`), so each (event_id, revision) is judged once, against the same facts, whatever the
 arrival order; `alert_id` is derived from (event_id, revision, kind). The facts of an event are forgotten
 100 days of article time after its latest report, later than the merge stage stops adding to the event.
@@ -43,7 +43,7 @@ from pipeline.merge_match import (
     midpoint,
     quantity_family,
 )
-from pipeline.merge_order import DAY_MICROS, DEFAULT_TICK_MICROS, OrderedFoldFn, ShardedStep, shard_of
+from pipeline.merge_order import DAY_MICROS, DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
 from pipeline.stages import stable_id
 from schemas.records import (
     Alert,
@@ -332,12 +332,12 @@ class RaiseAlerts(beam.PTransform):
             events
             | "KeyByEvent" >> beam.Map(lambda e: (shard_of(e.event_id, shards, "a"), e))
             .with_output_types(tuple[str, CanonicalEvent])
-            | "Judge" >> beam.ParDo(OrderedFoldFn(judge, self.tick_micros))
+            | "Judge" >> OrderedFold(judge, self.tick_micros)
             | "SplitNew" >> beam.Partition(lambda item, _: int(isinstance(item, Pending)), 2)
         )
         settled = (
             judged[1]
             | "OneKey" >> beam.Map(lambda p: (SETTLE_KEY, p)).with_output_types(tuple[str, Pending])
-            | "SettleNew" >> beam.ParDo(OrderedFoldFn(SettleStep(), self.tick_micros))
+            | "SettleNew" >> OrderedFold(SettleStep(), self.tick_micros)
         )
         return (judged[0], settled) | "AllAlerts" >> beam.Flatten()

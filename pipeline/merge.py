@@ -1,8 +1,9 @@
 """Event merging: EventMention → CanonicalEvent, one new revision per mention taken in. Nothing goes to dead
 letters (every mention joins or opens an event).
 
-Two ordered folds (`OrderedFoldFn`: each key's values in the fixed order (element timestamp, article time,
-article id, position), so bundle boundaries, arrival order and runner change nothing):
+Two ordered folds (`OrderedFold`: grouped in a bounded replay, bag state and timers in the stream; each
+key's values in the fixed order (element timestamp, article time, article id, position), so bundle
+boundaries, arrival order and runner change nothing):
 
 1. `AssignStories` — one key: an article's mentions (they share its element timestamp, so one flush holds
    them all) are gathered, the article joins a story and each mention an event of that story
@@ -27,7 +28,7 @@ import apache_beam as beam
 
 from pipeline.merge_build import BuildStep, last_report
 from pipeline.merge_match import DAY, MergeSettings
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFoldFn, ShardedStep, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
 from pipeline.merge_story import AssignStep, Placed
 from schemas.records import EventMention
 
@@ -56,8 +57,8 @@ class MergeEvents(beam.PTransform):
         return (
             mentions
             | "OneKey" >> beam.Map(lambda m: (STORY_KEY, m)).with_output_types(tuple[str, EventMention])
-            | "AssignStories" >> beam.ParDo(OrderedFoldFn(AssignStep(self.settings), tick))
+            | "AssignStories" >> OrderedFold(AssignStep(self.settings), tick)
             | "KeyByEvent" >> beam.Map(lambda p: (shard_of(p.event_id, shards, "v"), p))
             .with_output_types(tuple[str, Placed])
-            | "BuildEvents" >> beam.ParDo(OrderedFoldFn(build, tick))
+            | "BuildEvents" >> OrderedFold(build, tick)
         )
