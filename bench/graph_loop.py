@@ -37,15 +37,15 @@ def run(source: Path, out: Path) -> dict:
                                             ontology_version=result.ontology_version))
     marked = deduplicate_batch(enriched)
     mentions = [m for e in marked for m in mentions_of(e)]
-    events = merge_batch(mentions)
-    alerts = alerts_batch(events, rules)
+    merged = merge_batch(mentions)
+    alerts = alerts_batch(merged.revisions, rules)
     out.mkdir(parents=True, exist_ok=True)
-    for name, records in (("articles", marked), ("events", events), ("alerts", alerts)):
+    for name, records in (("articles", marked), ("events", merged.events), ("alerts", alerts)):
         with (out / f"{name}.jsonl").open("w", encoding="utf-8") as sink:
             sink.writelines(r.model_dump_json() + "\n" for r in records)
     return {"articles": len(marked), "near_duplicates": sum(e.duplicate_of is not None for e in marked),
-            "relevant_articles": sum(e.relevant for e in marked), "mentions": len(mentions), "revisions": len(events),
-            "events": len({e.event_id for e in events}), "alerts": len(alerts)}
+            "relevant_articles": sum(e.relevant for e in marked), "mentions": len(mentions),
+            "revisions": len(merged.revisions), "events": len(merged.events), "alerts": len(alerts)}
 
 
 if __name__ == "__main__":

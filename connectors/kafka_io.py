@@ -28,7 +28,7 @@ from kafka.errors import (
 NoBrokersAvailable = (KafkaTimeoutError, KafkaConnectionError)  # what kafka-python 3 raises when none answers
 
 from nkru.settings import KafkaSettings
-from schemas.topics import TOPICS, Topic, topic
+from schemas.topics import MAX_RECORD_BYTES, TOPICS, Topic, topic
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def make_producer(kafka: KafkaSettings, **extra: Any) -> KafkaProducer:
     opts: dict[str, Any] = dict(
         bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True,
         compression_type="gzip", linger_ms=5, retries=2**31 - 1, max_in_flight_requests_per_connection=5,
-        client_id="nkru-producer")
+        max_request_size=MAX_RECORD_BYTES, client_id="nkru-producer")
     opts.update(kafka.client_options())
     opts.update(extra)
     check_access(kafka)

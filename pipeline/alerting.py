@@ -15,8 +15,7 @@ an `update` instead (`new_event.repeat_as_update`); its state is the views of an
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +49,7 @@ from schemas.records import (
     AlertKind,
     CanonicalEvent,
     EventType,
+    Evidence,
     MentionRef,
     Modality,
     Severity,
@@ -137,6 +137,12 @@ class Facts:
     weapons: set[str] = field(default_factory=set)
     confirmed: bool = False
     denied: bool = False
+    links: list[str] = field(default_factory=list)  # the latest distinct URLs, newest first (`max_links`)
+    evidence: list[Evidence] = field(default_factory=list)  # the latest evidence, newest first (`max_evidence`)
+
+    def copy(self) -> Facts:
+        return replace(self, places=set(self.places), figures={k: list(v) for k, v in self.figures.items()},
+                       weapons=set(self.weapons), links=list(self.links), evidence=list(self.evidence))
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,10 @@ def _learn(facts: Facts, event: CanonicalEvent, mention: MentionRef, rules: Aler
     facts.weapons |= weapon_kinds(mention, rules)
     facts.confirmed |= mention.modality == "confirmed"
     facts.denied |= mention.modality == "denied"
+    if mention.url:
+        facts.links = [mention.url, *(u for u in facts.links if u != mention.url)][:rules.max_links]
+    if mention.evidence:
+        facts.evidence = [mention.evidence, *facts.evidence][:rules.max_evidence]
 
 
 def announces(event: CanonicalEvent, mention: MentionRef, rule: NewEventRule) -> bool:
@@ -221,8 +231,8 @@ def announces(event: CanonicalEvent, mention: MentionRef, rule: NewEventRule) ->
 
 
 def evaluate(facts: Facts | None, event: CanonicalEvent, rules: AlertRules) -> tuple[Facts, Alert | None]:
-    """Facts after `event` (revision r, whose r-th mention is the new one) and the alert it raises, if any."""
-    facts = copy.deepcopy(facts) if facts is not None else Facts()
+    """Facts after `event` (revision r, whose last mention is the one it added) and the alert it raises, if any."""
+    facts = facts.copy() if facts is not None else Facts()
     mention = event.mentions[-1]
     fired: list[Fired] = []
     reprint = mention.cluster_id not in (None, mention.article_id)
@@ -235,16 +245,15 @@ def evaluate(facts: Facts | None, event: CanonicalEvent, rules: AlertRules) -> t
             fired = _update_triggers(facts, event, mention, rules)
     facts.announced |= any(f.rule_id == rules.new_event.id for f in fired)
     _learn(facts, event, mention, rules)
-    return facts, (build_alert(event, fired, rules) if fired else None)
+    return facts, (build_alert(event, fired, facts, rules) if fired else None)
 
 
-def build_alert(event: CanonicalEvent, fired: list[Fired], rules: AlertRules) -> Alert:
+def build_alert(event: CanonicalEvent, fired: list[Fired], facts: Facts, rules: AlertRules) -> Alert:
+    """The alert of `event` for the rules that `fired`; its links and evidence are the latest the event's
+    revisions brought (`facts`, which has learnt this revision's)."""
     kind = max((f.kind for f in fired), key=KIND_RANK.get)
     severity = max((f.severity for f in fired), key=SEVERITY_RANK.get)
-    latest = event.mentions[-1]
-    refs = [latest, *reversed(event.mentions[:-1])]
-    links = list(dict.fromkeys(m.url for m in refs if m.url))[:rules.max_links]
-    evidence = [m.evidence for m in refs if m.evidence][:rules.max_evidence]
+    links, evidence = facts.links[:rules.max_links], facts.evidence[:rules.max_evidence]
     when = parse_timestamp(event.event_date) if event.event_date else event.first_seen
     return Alert(alert_id=stable_id("alert", event.event_id, str(event.revision), kind), event_id=event.event_id,
                  revision=event.revision, kind=kind, severity=severity, event_type=event.type,

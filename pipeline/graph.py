@@ -39,7 +39,7 @@ class GraphConfig:
 class GraphOutputs:
     enriched: beam.PCollection
     mentions: beam.PCollection
-    events: beam.PCollection
+    events: beam.PCollection  # each event's latest state after each flush that added to it
     alerts: beam.PCollection
     dead_letters: beam.PCollection
 
@@ -51,10 +51,10 @@ def build_graph(articles: beam.PCollection, config: GraphConfig, upstream_dead: 
     enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles()
     mentions = enriched | "ExplodeMentions" >> ExplodeMentions()
     merged = mentions | "MergeEvents" >> MergeEvents()
-    alerts = merged | "RaiseAlerts" >> RaiseAlerts(config.rules())
+    alerts = merged["revisions"] | "RaiseAlerts" >> RaiseAlerts(config.rules())
     dead = [extracted[DEAD], *(upstream_dead or [])]
     dead_letters = tuple(dead) | "GatherDeadLetters" >> beam.Flatten()
-    return GraphOutputs(enriched=enriched, mentions=mentions, events=merged, alerts=alerts,
+    return GraphOutputs(enriched=enriched, mentions=mentions, events=merged["events"], alerts=alerts,
                         dead_letters=dead_letters)
 
 

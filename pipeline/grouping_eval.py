@@ -200,15 +200,11 @@ def run_gold_events(gold: list[dict], out_dir: Path) -> None:
     from pipeline.stages import mentions_of
 
     articles = deduplicate_batch(gold_as_enriched(gold))
-    revisions = merge_batch([m for a in articles for m in mentions_of(a)])
-    alerts = alerts_batch(revisions, load_rules())
-    latest = {}
-    for event in revisions:
-        if event.event_id not in latest or event.revision > latest[event.event_id].revision:
-            latest[event.event_id] = event
+    merged = merge_batch([m for a in articles for m in mentions_of(a)])
+    alerts = alerts_batch(merged.revisions, load_rules())
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, records in (("articles", sorted(articles, key=lambda a: a.article.id)),
-                          ("events", [latest[k] for k in sorted(latest)]),
+                          ("events", merged.events),
                           ("alerts", sorted(alerts, key=lambda a: (a.event_id, a.revision)))):
         with open(out_dir / f"{name}.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(r.model_dump_json() + "\n" for r in records)

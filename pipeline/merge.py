@@ -14,9 +14,13 @@ boundaries, arrival order and runner change nothing):
    One key keeps the decision global (a story may hold any event type); at the volume of this beat
    (hundreds of relevant articles a day) one worker is ample.
 2. `BuildEvents` — keyed by event id, folded inside `event_shards` hash shards (`ShardedStep`): an event's
-   mentions in order → a `CanonicalEvent` per mention (`pipeline.merge_build`). The mentions themselves are
-   kept here, dropped 91 days of article time after an event's latest report, when no dated reference can
-   join it any more (`reach_days` + 1; its story takes no more articles after 21 days).
+   mentions in order → a revision per mention (only that mention in it) and, after each flush, the event's
+   latest state (every mention, the claims timeline) (`pipeline.merge_build`). The event's aggregates and
+   mention references are kept here, dropped 91 days of article time after its latest report, when no
+   dated reference can join it any more (`reach_days` + 1; its story takes no more articles after 21 days).
+
+`MergeEvents` returns both: {"revisions": ..., "events": ...}; the alert stage judges the revisions, the sinks
+write the events.
 
 Merging is not made order-independent because it cannot be: a stream must publish revision r before it sees
 the mention of revision r + 1; fixing the order is what makes the published sequence reproducible.
@@ -26,11 +30,11 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.merge_build import BuildStep, last_report
+from pipeline.merge_build import BuildStep, Latest, last_report
 from pipeline.merge_match import DAY, MergeSettings
 from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
 from pipeline.merge_story import AssignStep, Placed
-from schemas.records import EventMention
+from schemas.records import CanonicalEvent, EventMention
 
 STORY_KEY = "stories"
 EVENT_SHARDS = 64
@@ -40,8 +44,13 @@ def _by_event(placed: Placed):
     return placed.event_id, placed
 
 
+def _unwrap(latest: Latest):
+    return latest.event
+
+
 class MergeEvents(beam.PTransform):
-    """EventMention → CanonicalEvent (each new revision)."""
+    """EventMention → {"revisions": a CanonicalEvent per mention (only that mention in it), "events": each
+    event's latest state after each flush (every mention, the claims timeline)}."""
 
     def __init__(self, settings: MergeSettings | None = None, tick_micros: int = DEFAULT_TICK_MICROS,
                  event_shards: int = EVENT_SHARDS):
@@ -54,11 +63,14 @@ class MergeEvents(beam.PTransform):
         tick, shards = self.tick_micros, self.event_shards
         keep_days = max(self.settings.horizon_days, self.settings.reach_days) + 1
         build = ShardedStep(BuildStep(), _by_event, last_report, keep_days * DAY)
-        return (
+        built = (
             mentions
             | "OneKey" >> beam.Map(lambda m: (STORY_KEY, m)).with_output_types(tuple[str, EventMention])
             | "AssignStories" >> OrderedFold(AssignStep(self.settings), tick)
             | "KeyByEvent" >> beam.Map(lambda p: (shard_of(p.event_id, shards, "v"), p))
             .with_output_types(tuple[str, Placed])
             | "BuildEvents" >> OrderedFold(build, tick)
+            | "SplitLatest" >> beam.Partition(lambda item, _: int(isinstance(item, Latest)), 2)
         )
+        events = built[1] | "Unwrap" >> beam.Map(_unwrap).with_output_types(CanonicalEvent)
+        return {"revisions": built[0], "events": events}

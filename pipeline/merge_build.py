@@ -1,75 +1,209 @@
-"""Pure event building (no Beam): the mentions placed in one event, in order → its `CanonicalEvent` revisions.
+"""Pure event building (no Beam): the mentions placed in one event, in order → its revisions and latest state.
 
-Contract of the output: revision r of an event holds exactly r mentions and the r-th (`mentions[-1]`) is the
-one that revision r added; `event_id` comes from the event's first mention (`pipeline.merge_story`), so it
-depends only on the fixed order, never on arrival. The claims timeline lists each distinct (source, quantity,
-figure) once, first report first, sorted by article time; `independent_sources` counts syndication clusters
-(articles joined through `cluster_id` / `duplicate_of`), not articles.
+An event is folded mention by mention into an `EventState` that holds its aggregates (actors, the most
+precise place, the most specific date, the strongest modality, the claims timeline, each quantity's latest
+figure, syndication clusters) and its mention references, so taking in a mention costs the same whatever
+the event's size. Two kinds of output, both `CanonicalEvent`:
+
+- a **revision** per mention taken in: revision r carries the aggregates after its mention and, in
+  `mentions`, only that mention (`mentions_from` = r) and no claims timeline. This is what the alert stage
+  judges; an event with n mentions costs n revisions of constant size, not n²/2 mention references.
+- the **latest state**, once per fold flush per event that took mentions in: every mention
+  (`mentions_from` = 1), the claims timeline, the aggregates of its latest revision. This is what the
+  canonical topic (compacted, keyed by event id) and `events.jsonl` hold. A bounded replay flushes once, so
+  each event's latest state is written once; a stream writes it after each tick that added to the event.
+
+`event_id` comes from the event's first mention (`pipeline.merge_story`), so it depends only on the fixed
+order, never on arrival. The claims timeline lists each distinct (source, quantity, figure) once, first
+report first, sorted by article time; `independent_sources` counts syndication clusters (articles joined
+through `cluster_id` / `duplicate_of`), not articles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from pipeline.merge_match import MergeSettings, precision_rank, source_key
 from pipeline.merge_story import AssignStep, Placed, article_order
-from schemas.records import Actor, CanonicalEvent, Claim, EventMention, MentionRef
+from schemas.records import Actor, CanonicalEvent, Claim, EventMention, Location, MentionRef, Quantity
 
 MODALITY_RANK = {"confirmed": 5, "asserted": 4, "claimed": 3, "denied": 2, "expected": 1,
                  "hypothetical_or_concern": 0}
 NO_TIME = 2**62
 
 
+@dataclass
+class EventState:
+    """One event's aggregates and mention references after the mentions taken in so far."""
+
+    event_id: str
+    type: str
+    ontology_version: str = ""
+    refs: list[MentionRef] = field(default_factory=list)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    clock: int | None = None  # the latest article time of a dated mention (micros): its clean-up clock
+    actors: dict[str, Actor] = field(default_factory=dict)
+    location: Location | None = None
+    event_date: str | None = None
+    modality: str | None = None
+    claims: list[tuple[int, int, Claim]] = field(default_factory=list)  # sorted by (article time, position)
+    claim_keys: set[tuple] = field(default_factory=set)
+    # each quantity's latest claim, non-vague (True) and vague (False): (article time, position, figure)
+    figures: dict[str, dict[bool, tuple[int, int, Quantity]]] = field(default_factory=dict)
+    parent: dict[str, str] = field(default_factory=dict)  # syndication clusters (union-find over article ids)
+    clusters: int = 0
+
+    def copy(self) -> EventState:
+        """A copy whose containers can be changed without touching this one (their items are immutable)."""
+        new = copy.copy(self)
+        new.refs, new.actors, new.claims = list(self.refs), dict(self.actors), list(self.claims)
+        new.claim_keys, new.parent = set(self.claim_keys), dict(self.parent)
+        new.figures = {name: dict(best) for name, best in self.figures.items()}
+        return new
+
+    def add(self, m: EventMention) -> None:
+        """Take in the next mention (in the fixed order)."""
+        e, position = m.event, len(self.refs)
+        self.refs.append(mention_ref(m))
+        self.ontology_version = m.ontology_version
+        if m.published is not None:
+            self.first_seen = m.published if self.first_seen is None else min(self.first_seen, m.published)
+            self.last_seen = m.published if self.last_seen is None else max(self.last_seen, m.published)
+            at = article_order(m)[0]
+            self.clock = at if self.clock is None else max(self.clock, at)
+        for actor in e.actors:
+            self.actors.setdefault(actor.code, actor)
+        if e.location is not None and (self.location is None or precision_rank(e.location) >
+                                       precision_rank(self.location)):
+            self.location = e.location
+        if e.event_date and (self.event_date is None or len(e.event_date) > len(self.event_date)):
+            self.event_date = e.event_date
+        if self.modality is None or MODALITY_RANK.get(e.modality) > MODALITY_RANK.get(self.modality):
+            self.modality = e.modality
+        self._claims(m, position)
+        self._cluster(m)
+
+    def _claims(self, m: EventMention, position: int) -> None:
+        at = article_order(m)[0]
+        for name, q in sorted(m.event.quantities.items()):
+            key = (source_key(m.event.source_of_claim), name, q.low, q.high)
+            if key in self.claim_keys:
+                continue
+            self.claim_keys.add(key)
+            claim = Claim(source=m.event.source_of_claim, quantity=name, low=q.low, high=q.high, at=m.published,
+                          article_id=m.article_id, modality=m.event.modality)
+            bisect.insort(self.claims, (at, position, claim), key=lambda c: (c[0], c[1]))
+            best = self.figures.setdefault(name, {})
+            known = best.get(not q.vague)
+            if known is None or (at, position) > known[:2]:
+                best[not q.vague] = (at, position, q)
+
+    def _cluster(self, m: EventMention) -> None:
+        def root(x: str) -> str:
+            if x not in self.parent:
+                self.parent[x] = x
+                self.clusters += 1
+            while self.parent[x] != x:
+                self.parent[x] = self.parent[self.parent[x]]
+                x = self.parent[x]
+            return x
+
+        for other in (m.cluster_id, m.duplicate_of):
+            if other:
+                a, b = root(other), root(m.article_id)
+                if a != b:
+                    self.parent[a] = b
+                    self.clusters -= 1
+        root(m.article_id)
+
+    def quantities(self) -> dict[str, Quantity]:
+        """Each quantity at its latest claim (non-vague figures win over vague ones)."""
+        return {name: (best.get(True) or best[False])[2] for name, best in self.figures.items()}
+
+    def revision(self, latest: bool = False) -> CanonicalEvent:
+        """The event after its latest mention: `latest` lists every mention and the claims timeline, else
+        (a revision for the alert stage) only the latest mention."""
+        n = len(self.refs)
+        return CanonicalEvent(
+            event_id=self.event_id, type=self.type, revision=n, first_seen=self.first_seen, last_seen=self.last_seen,
+            actors=list(self.actors.values()), location=self.location, quantities=self.quantities(),
+            event_date=self.event_date, modality=self.modality, mentions=list(self.refs) if latest else self.refs[-1:],
+            mentions_from=1 if latest else n, independent_sources=self.clusters,
+            claims=[claim for *_, claim in self.claims] if latest else [], ontology_version=self.ontology_version)
+
+
+def fold(event_id: str, mentions: list[EventMention], state: EventState | None = None) -> EventState:
+    """`state` (or a new event) after `mentions`, in order."""
+    state = state.copy() if state is not None else EventState(event_id=event_id, type=mentions[0].event.type)
+    for m in mentions:
+        state.add(m)
+    return state
+
+
+@dataclass(frozen=True)
+class Latest:
+    """An event's latest state (all mentions, claims), as `BuildStep` emits it after each flush."""
+
+    event: CanonicalEvent
+
+
 @dataclass(frozen=True)
 class BuildStep:
-    """Per event id: append each placed mention (in order) and emit the revision it makes."""
+    """Per event id: take in each placed mention (in order), emit the revision it makes and, at the end of the
+    flush, the event's latest state."""
 
     namespace: str = "merge"
 
     def order_key(self, placed: Placed):
         return placed.order
 
-    def run(self, key: str, state: list[EventMention] | None, values: list[Placed]):
-        mentions = list(state or [])
-        out = []
+    def run(self, key: str, state: EventState | None, values: list[Placed]):
+        state = state.copy() if state is not None else EventState(event_id=key, type=values[0].mention.event.type)
+        out: list[CanonicalEvent | Latest] = []
         for placed in values:
-            mentions.append(placed.mention)
-            out.append(canonical(placed.event_id, mentions))
-        return mentions, out
+            state.add(placed.mention)
+            out.append(state.revision())
+        out.append(Latest(state.revision(latest=True)))
+        return state, out
 
 
-def last_report(mentions: list[EventMention]) -> int | None:
-    """The latest article time among an event's mentions (micros), its clock for state clean-up."""
-    times = [article_order(m)[0] for m in mentions if m.published is not None]
-    return max(times, default=None)
+def last_report(state: EventState) -> int | None:
+    """The latest article time among an event's dated mentions (micros), its clock for state clean-up."""
+    return state.clock
 
 
-def merge_batch(mentions: list[EventMention], settings: MergeSettings | None = None) -> list[CanonicalEvent]:
-    """Every revision a bounded set of mentions produces (the folds `MergeEvents` runs, without Beam)."""
+@dataclass(frozen=True)
+class Merged:
+    """What merging a bounded set of mentions gives: every revision (one per mention, in event and revision
+    order) and each event's latest state (event id order)."""
+
+    revisions: list[CanonicalEvent]
+    events: list[CanonicalEvent]
+
+
+def merge_batch(mentions: list[EventMention], settings: MergeSettings | None = None) -> Merged:
+    """The folds `MergeEvents` runs, without Beam, on a bounded set of mentions."""
     assign = AssignStep(settings or MergeSettings())
     placed = assign.run("stories", None, sorted(mentions, key=assign.order_key))[1]
     by_event: dict[str, list[Placed]] = {}
     for item in placed:
         by_event.setdefault(item.event_id, []).append(item)
-    build, revisions = BuildStep(), []
+    build, revisions, events = BuildStep(), [], []
     for event_id in sorted(by_event):
-        revisions.extend(build.run(event_id, None, sorted(by_event[event_id], key=build.order_key))[1])
-    return revisions
+        for out in build.run(event_id, None, sorted(by_event[event_id], key=build.order_key))[1]:
+            (events.append(out.event) if isinstance(out, Latest) else revisions.append(out))
+    return Merged(revisions, events)
 
 
-# ---------------------------------------------------------------- the canonical record
+# ---------------------------------------------------------------- the same, over a list of mentions
 
 def canonical(event_id: str, mentions: list[EventMention]) -> CanonicalEvent:
-    first, last = mentions[0], mentions[-1]
-    times = [m.published for m in mentions if m.published is not None]
-    claims = claims_timeline(mentions)
-    return CanonicalEvent(
-        event_id=event_id, type=first.event.type, revision=len(mentions),
-        first_seen=min(times) if times else None, last_seen=max(times) if times else None,
-        actors=merged_actors(mentions), location=best_location(mentions), quantities=latest_figures(mentions, claims),
-        event_date=best_date(mentions), modality=max((m.event.modality for m in mentions), key=MODALITY_RANK.get),
-        mentions=[mention_ref(m) for m in mentions], independent_sources=independent_sources(mentions),
-        claims=claims, ontology_version=last.ontology_version)
+    """The latest state of an event made of `mentions` (in order)."""
+    return fold(event_id, mentions).revision(latest=True)
 
 
 def mention_ref(m: EventMention) -> MentionRef:
@@ -79,67 +213,11 @@ def mention_ref(m: EventMention) -> MentionRef:
                       cluster_id=m.cluster_id)
 
 
-def merged_actors(mentions: list[EventMention]) -> list[Actor]:
-    seen: dict[str, Actor] = {}
-    for m in mentions:
-        for actor in m.event.actors:
-            seen.setdefault(actor.code, actor)
-    return list(seen.values())
-
-
-def best_location(mentions: list[EventMention]):
-    """The most precise place reported (the first such)."""
-    places = [m.event.location for m in mentions if m.event.location is not None]
-    return max(places, key=precision_rank) if places else None
-
-
-def best_date(mentions: list[EventMention]) -> str | None:
-    """The most specific date the texts fix (day over month over year; the first such)."""
-    dates = [m.event.event_date for m in mentions if m.event.event_date]
-    return max(dates, key=len) if dates else None
-
-
 def claims_timeline(mentions: list[EventMention]) -> list[Claim]:
     """Who said which figure when: each distinct (source, quantity, figure) once, ordered by article time."""
-    seen, claims = set(), []
-    for order, m in enumerate(mentions):
-        for name, q in sorted(m.event.quantities.items()):
-            key = (source_key(m.event.source_of_claim), name, q.low, q.high)
-            if key in seen:
-                continue
-            seen.add(key)
-            claims.append((article_order(m)[0], order, Claim(source=m.event.source_of_claim, quantity=name, low=q.low,
-                                                             high=q.high, at=m.published, article_id=m.article_id,
-                                                             modality=m.event.modality)))
-    return [claim for *_, claim in sorted(claims, key=lambda c: (c[0], c[1]))]
-
-
-def latest_figures(mentions: list[EventMention], claims: list[Claim]):
-    """Each quantity at its latest claim (non-vague figures win over vague ones)."""
-    by_article = {(m.article_id, name): q for m in mentions for name, q in m.event.quantities.items()}
-    figures = {}
-    for claim in claims:
-        quantity = by_article[(claim.article_id, claim.quantity)]
-        if claim.quantity in figures and quantity.vague and not figures[claim.quantity].vague:
-            continue
-        figures[claim.quantity] = quantity
-    return figures
+    return [claim for *_, claim in fold("", mentions).claims]
 
 
 def independent_sources(mentions: list[EventMention]) -> int:
     """Syndication clusters among the mentions' articles (a reprint joins its original's cluster)."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for m in mentions:
-        for other in (m.cluster_id, m.duplicate_of):
-            if other:
-                parent[root(other)] = root(m.article_id)
-        root(m.article_id)
-    return len({root(a) for a in parent})
+    return fold("", mentions).clusters

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -239,9 +239,20 @@ class CanonicalEvent(Record):
     event_date: str | None = None
     modality: Modality
     mentions: list[MentionRef] = []
+    mentions_from: int = Field(1, ge=1, description=(
+        "the revision that added mentions[0]: 1 in an event's latest state (the canonical topic, events.jsonl: "
+        "every mention and the claims timeline), the revision itself in a per-mention revision (only the "
+        "mention it added, no claims timeline)"))
     independent_sources: int = 0
     claims: list[Claim] = []
     ontology_version: str
+
+    @model_validator(mode="after")
+    def _mentions_end_at_revision(self) -> CanonicalEvent:
+        if self.mentions and self.mentions_from + len(self.mentions) - 1 != self.revision:
+            raise ValueError(f"mentions {self.mentions_from}..{self.mentions_from + len(self.mentions) - 1} "
+                             f"do not end at revision {self.revision}")
+        return self
 
 
 class Alert(Record):

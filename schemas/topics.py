@@ -18,6 +18,9 @@ from schemas.records import (
 )
 
 DAY_MS = 24 * 3600 * 1000
+# The largest record nkru writes (uncompressed; the producer's limit) and the canonical topic accepts: an
+# event's latest state lists every mention (~0.5-1 kB each), so a big event passes Kafka's 1 MB default.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ TOPICS: dict[str, Topic] = {
         Topic("nkru.events.mentions", EventMention, "mention_id", 30 * DAY_MS,
               description="each extracted event tied to its article"),
         Topic("nkru.events.canonical", CanonicalEvent, "event_id", -1, compacted=True,
-              description="merged real-world events, latest revision per key"),
+              description="merged real-world events, each one's latest state (every mention, the claims)",
+              configs=(("max.message.bytes", str(MAX_RECORD_BYTES)),)),
         Topic("nkru.alerts", Alert, "event_id", 90 * DAY_MS,
               description="every alert"),
         Topic("nkru.alerts.high", Alert, "event_id", 90 * DAY_MS,

@@ -33,11 +33,11 @@ for n, path in enumerate(sorted(Path(sys.argv[1]).glob("*.json"))):
         articles.append(EnrichedArticle(article=RawArticle.model_validate(row), relevant=True, relevance_score=1.0,
                                         events=events, ontology_version="t"))
 marked = deduplicate_batch(articles)
-revisions = merge_batch([m for a in marked for m in mentions_of(a)])
-alerts = alerts_batch(revisions, load_rules())
-lines = sorted([a.model_dump_json() for a in marked] + [e.model_dump_json() for e in revisions]
+merged = merge_batch([m for a in marked for m in mentions_of(a)])
+alerts = alerts_batch(merged.revisions, load_rules())
+lines = sorted([a.model_dump_json() for a in marked] + [e.model_dump_json() for e in merged.revisions + merged.events]
                + [a.model_dump_json() for a in alerts])
-print(len(revisions), len(alerts), hashlib.sha256("\n".join(lines).encode()).hexdigest())
+print(len(merged.revisions), len(alerts), hashlib.sha256("\n".join(lines).encode()).hexdigest())
 """
 
 

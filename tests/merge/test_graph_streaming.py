@@ -57,8 +57,9 @@ class Chain(beam.PTransform):
         enriched = (articles
                     | "Typed" >> beam.Map(lambda a: a).with_output_types(EnrichedArticle)
                     | "Dedup" >> DeduplicateArticles())
-        events = enriched | "Mentions" >> ExplodeMentions() | "Merge" >> MergeEvents()
-        alerts = events | "Alerts" >> RaiseAlerts(load_rules())
+        merged = enriched | "Mentions" >> ExplodeMentions() | "Merge" >> MergeEvents()
+        events = merged["events"]
+        alerts = merged["revisions"] | "Alerts" >> RaiseAlerts(load_rules())
         return ((enriched | "A" >> beam.Map(lambda r: "article|" + r.model_dump_json()),
                  events | "E" >> beam.Map(lambda r: "event|" + r.model_dump_json()),
                  alerts | "L" >> beam.Map(lambda r: "alert|" + r.model_dump_json()))
@@ -67,10 +68,10 @@ class Chain(beam.PTransform):
 
 def oracle(articles) -> list[str]:
     marked = deduplicate_batch(articles)
-    revisions = merge_batch([m for a in marked for m in mentions_of(a)])
+    merged = merge_batch([m for a in marked for m in mentions_of(a)])
     return sorted(["article|" + a.model_dump_json() for a in marked]
-                  + ["event|" + e.model_dump_json() for e in revisions]
-                  + ["alert|" + a.model_dump_json() for a in alerts_batch(revisions, load_rules())])
+                  + ["event|" + e.model_dump_json() for e in merged.events]
+                  + ["alert|" + a.model_dump_json() for a in alerts_batch(merged.revisions, load_rules())])
 
 
 def repr_to_lines(out: list[str]) -> list[str]:

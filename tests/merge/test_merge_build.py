@@ -5,23 +5,51 @@ from __future__ import annotations
 import pickle
 import random
 
-from pipeline.merge_build import BuildStep, canonical, claims_timeline, independent_sources, merge_batch
+import pytest
+from pydantic import ValidationError
+
+from pipeline.merge_build import BuildStep, Latest, canonical, claims_timeline, independent_sources, merge_batch
 from pipeline.merge_story import AssignStep, Placed, article_order
+from schemas.records import CanonicalEvent
 
 
-def test_each_mention_makes_a_revision_whose_last_mention_is_the_new_one(make_mention):
+def test_each_mention_makes_a_revision_that_carries_only_that_mention(make_mention):
     mentions = [make_mention(a, published=f"2024-10-{d}T09:00:00Z", place="Kursk") for a, d in
                 [("a", 18), ("b", 19), ("c", 20)]]
-    revisions = merge_batch(mentions)
-    assert [e.revision for e in revisions] == [1, 2, 3]
-    assert [e.mentions[-1].article_id for e in revisions] == ["a", "b", "c"]
+    merged = merge_batch(mentions)
+    revisions = merged.revisions
+    assert [e.revision for e in revisions] == [1, 2, 3] and [e.mentions_from for e in revisions] == [1, 2, 3]
+    assert [[m.article_id for m in e.mentions] for e in revisions] == [["a"], ["b"], ["c"]]
     assert len({e.event_id for e in revisions}) == 1 and revisions[-1].independent_sources == 3
+    [latest] = merged.events
+    assert latest.revision == 3 and latest.mentions_from == 1 and [m.article_id for m in latest.mentions] == [
+        "a", "b", "c"]
+    assert latest.model_dump(exclude={"mentions", "mentions_from", "claims"}) == revisions[-1].model_dump(
+        exclude={"mentions", "mentions_from", "claims"})
+
+
+def test_a_record_whose_mentions_do_not_end_at_its_revision_is_refused(make_mention):
+    event = merge_batch([make_mention("a"), make_mention("b")]).events[0]
+    with pytest.raises(ValidationError, match="do not end at revision 2"):
+        CanonicalEvent.model_validate(event.model_dump() | {"mentions_from": 2})
+
+
+def test_revision_size_does_not_grow_with_the_event(make_mention):
+    """An event of 400 mentions: its revisions cost the same at the end as at the start (they used to carry
+    every mention, n²/2 references in all)."""
+    mentions = [make_mention(f"a{i:03d}", published=f"2024-10-{1 + i // 20:02d}T{i % 20:02d}:00:00Z", place="Kursk",
+                             quantities={"troops": 1000 + i}, source="NIS") for i in range(400)]
+    merged = merge_batch(mentions)
+    big = max(merged.events, key=lambda e: e.revision)
+    assert big.revision >= 150 and len(big.mentions) == big.revision
+    sizes = [len(e.model_dump_json()) for e in merged.revisions if e.event_id == big.event_id]
+    assert sizes[-1] < 2 * sizes[9] and len(big.model_dump_json()) > 50 * sizes[-1], (sizes[9], sizes[-1])
 
 
 def test_event_id_comes_from_the_first_mention_in_the_fixed_order(make_mention):
     a = make_mention("a", published="2024-10-18T09:00:00Z", place="Kursk")
     b = make_mention("b", published="2024-10-19T09:00:00Z", place="Kursk")
-    assert merge_batch([b, a])[0].event_id == merge_batch([a])[0].event_id
+    assert merge_batch([b, a]).events[0].event_id == merge_batch([a]).events[0].event_id
 
 
 def test_claims_timeline_who_said_what_figure_when(make_mention):
@@ -33,7 +61,7 @@ def test_claims_timeline_who_said_what_figure_when(make_mention):
         make_mention("nis-2", published="2024-10-23T09:00:00Z", place="Kursk",
                      quantities={"troops": (10_000, 12_000)}, source="NIS"),
     ]
-    latest = merge_batch(mentions)[-1]
+    latest = merge_batch(mentions).events[-1]
     assert [(c.source, c.quantity, c.low, c.high, c.article_id) for c in latest.claims] == [
         ("NIS", "troops", 1500, 1500, "nis-1"), ("NIS", "troops", 10_000, 12_000, "nis-2")]
     assert latest.quantities["troops"].low == 10_000 and latest.independent_sources == 2
@@ -66,17 +94,21 @@ def test_build_step_is_a_fold_over_placed_mentions(make_mention):
               (make_mention("a", published="2024-10-18T09:00:00Z"), make_mention("b", published="2024-10-19T09:00:00Z"))]
     state, out = BuildStep().run("e", None, placed[:1])
     state, more = BuildStep().run("e", state, placed[1:])
-    assert [e.revision for e in out + more] == [1, 2] and len(state) == 2
+    assert [e.revision for e in out + more if isinstance(e, CanonicalEvent)] == [1, 2] and len(state.refs) == 2
+    latest = [e.event for e in out + more if isinstance(e, Latest)]  # one latest state per flush
+    assert [(e.revision, len(e.mentions)) for e in latest] == [(1, 1), (2, 2)]
 
 
 def test_state_bytes_per_mention(make_mention):
-    """What a mention costs the state: kept whole by BuildEvents, as a view in the story index."""
-    mention = make_mention("an-article-id-of-about-forty-characters-x", place="Kursk", quantities={"troops": 1500},
-                           source="South Korea's National Intelligence Service",
-                           text="x" * 200,  # evidence sentences are ~200 characters, titles ~80
-                           title="North Korean troops reach the Kursk front, Seoul's spy agency says in a briefing")
-    size = len(pickle.dumps(mention))
-    assert 1_000 < size < 3_000, size
+    """What a mention costs the BuildEvents state: its reference (evidence included), a claim, a cluster node."""
+    mentions = [make_mention(f"an-article-id-of-about-forty-characters-{i:02d}", place="Kursk",
+                             quantities={"troops": 1500 + i}, source="South Korea's National Intelligence Service",
+                             text="x" * 200,  # evidence sentences are ~200 characters, titles ~80
+                             title="North Korean troops reach the Kursk front, Seoul's spy agency says in a briefing")
+                 for i in range(20)]
+    state = BuildStep().run("e", None, [Placed("e", "s", (article_order(m), 0), m) for m in mentions])[0]
+    per_mention = len(pickle.dumps(state)) / len(mentions)
+    assert 500 < per_mention < 2_000, per_mention
 
 
 def test_story_index_bytes_per_mention(make_mention):

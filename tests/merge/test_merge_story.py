@@ -13,12 +13,8 @@ from schemas.records import EnrichedArticle, RawArticle
 S = MergeSettings()
 
 
-def events_by_articles(revisions):
-    latest = {}
-    for event in revisions:
-        if event.revision > latest.get(event.event_id, event).revision or event.event_id not in latest:
-            latest[event.event_id] = event
-    return sorted(tuple(sorted({m.article_id for m in e.mentions})) for e in latest.values())
+def events_by_articles(merged):
+    return sorted(tuple(sorted({m.article_id for m in e.mentions})) for e in merged.events)
 
 
 def test_the_lede_is_the_first_mention_in_the_text_and_those_next_to_it(make_mention):
@@ -90,11 +86,13 @@ def test_ids_and_revisions_do_not_depend_on_input_order(make_mention):
     mentions = [make_mention(f"x{i}", published=f"2024-10-{18 + i % 3}T0{i % 9}:00:00Z", place="Kursk",
                              quantities={"troops": 1500 * (1 + i % 2)}, source=["NIS", "JCS"][i % 2])
                 for i in range(8)]
-    expected = [e.model_dump_json() for e in merge_batch(mentions)]
+    merged = merge_batch(mentions)
+    expected = [e.model_dump_json() for e in merged.revisions + merged.events]
     for seed in range(4):
         shuffled = mentions[:]
         random.Random(seed).shuffle(shuffled)
-        assert [e.model_dump_json() for e in merge_batch(shuffled)] == expected
+        again = merge_batch(shuffled)
+        assert [e.model_dump_json() for e in again.revisions + again.events] == expected
 
 
 def test_the_story_index_forgets_stories_past_the_horizon(make_mention):
@@ -228,7 +226,7 @@ def test_an_article_without_a_publication_time_is_taken_in_at_its_fetch_time(mak
     assert ("a", "u") in events_by_articles(merge_batch([story, other, undated("2025-06-21T00:00:00Z")]))
     early = merge_batch([story, other, undated("2025-06-18T00:00:00Z")])
     assert ("u",) in events_by_articles(early)
-    assert [e.first_seen for e in early if e.mentions[0].article_id == "u"] == [None]  # no publication time
+    assert [e.first_seen for e in early.events if e.mentions[0].article_id == "u"] == [None]  # no publication time
 
 
 def test_mentions_of_an_article_without_a_publication_time_carry_its_fetch_time(make_event):
