@@ -3,7 +3,7 @@ real broker (producer and topic allow 8 MB; Kafka's defaults stop at 1 MB)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.kafka
 
 
 def big_event(n: int) -> CanonicalEvent:
-    start = datetime(2025, 1, 6, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 6, tzinfo=UTC)
     refs = [MentionRef(article_id=f"https://outlet{i % 50}.example/2025/01/report-{i:05d}",
                        url=f"https://outlet{i % 50}.example/2025/01/report-{i:05d}", outlet=f"outlet{i % 50}",
                        published=start + timedelta(minutes=i), modality="claimed", source_of_claim="NIS",
