@@ -220,6 +220,9 @@ class CollectStep:
     """
 
     namespace: str = "dedup"
+    # The fold sees each key's whole input before `finish` (a bounded replay, grouped): only reports that carry
+    # matches are sent, and each article is decided in `finish` with those (the empty ones change nothing).
+    whole_input: bool = False
 
     def order_key(self, part: ArticlePart | BandReport):
         return ("", "") if isinstance(part, ArticlePart) else ("r", part.band)
@@ -231,16 +234,18 @@ class CollectStep:
                 pending.article = part
             else:
                 pending.reports.append(part)
-        if not pending.complete:
+        if self.whole_input or not pending.complete:
             return pending, []
         return None, [decide_cluster(pending.article.article, pending.reports)]
 
-    def finish(self, key: str, state: Pending | None) -> list[Undecided]:
-        """The input has ended with the article still waiting: it is the first of its own cluster (a guess that
-        depends on no report, so it is the same whichever reports went missing). Reports without their article
-        have nothing to emit."""
+    def finish(self, key: str, state: Pending | None) -> list[EnrichedArticle | Undecided]:
+        """The input has ended with the article still waiting: with `whole_input`, it is decided on the reports
+        received; else it is the first of its own cluster (a guess that depends on no report, so it is the same
+        whichever reports went missing). Reports without their article have nothing to emit."""
         if state is None or state.article is None:
             return []
+        if self.whole_input:
+            return [decide_cluster(state.article.article, state.reports)]
         own = decide_cluster(state.article.article, [])
         return [Undecided(own, len(state.reports), state.article.expected)]
 

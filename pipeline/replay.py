@@ -151,6 +151,9 @@ def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = No
     log.info("%s", line)
     if not summary["accounting"]["balanced"]:
         log.error("replay accounting does not balance: %s", summary["accounting"])
+    if summary["dedup"]["band_reports_missing"]:
+        log.error("%d LSH band reports were lost between the dedup stages: some near-duplicates may be unmarked",
+                  summary["dedup"]["band_reports_missing"])
     if summary["accounting"]["missing_in_graph"]:
         log.error("%d articles went into the graph but came out neither enriched, as exact duplicates nor as "
                   "extraction dead letters", summary["accounting"]["missing_in_graph"])

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.dedup import band_reports_missing
 from pipeline.sources import DOCUMENT, JSONL, WARC, Inventory
 
 OUTPUTS = ("articles", "events", "alerts", "dead_letters")
@@ -138,7 +139,8 @@ def replay_summary(inventory: Inventory, m: dict[str, int], counts: dict[str, in
                   + summary["accounting"]["repeats_collapsed"],
                   "repeats_collapsed_before_extraction": summary["accounting"]["repeats_collapsed"],
                   "exact_duplicates_dropped_in_graph": m.get("dedup.exact_duplicates", 0),
-                  "near_duplicates_marked": stats.near_duplicates},
+                  "near_duplicates_marked": stats.near_duplicates,
+                  "band_reports_missing": band_reports_missing(m)},
         "outputs": {"articles": counts["articles"], "relevant_articles": stats.relevant, "events": counts["events"],
                     "alerts": counts["alerts"], "dead_letters": counts["dead_letters"]},
         "dead_letters_by_stage": dict(sorted(stats.dead_by_stage.items())),
