@@ -8,14 +8,16 @@ temporary directory; then, in one run, side by side:
     extract   `nkru extract --input FILE --output OUT` — the extraction function in a plain loop
     loop      `bench/graph_loop.py FILE OUT` — every function of the graph in a plain loop, no Beam (extract,
               `deduplicate_batch`, `merge_batch`, `alerts_batch`)
-    replay    `nkru replay FILE --out DIR` — the whole graph on Prism (extraction, dedup, merge, alerts)
+    replay    `nkru replay FILE --out DIR --runner R` — the whole graph (extraction, dedup, merge, alerts), on each
+              runner of `--runners` (default: direct, the replay's default with one worker process per core, and
+              prism); the runners' output files are compared byte for byte
 
 each as a subprocess. Wall time; CPU = user + sys of the command and of every process below it (the Prism
-runner included: its own rusage when it is reaped, else its last /proc reading); peak summed RSS of the
+runner and the direct runner's worker processes included: its own rusage when it is reaped, else its last /proc reading); peak summed RSS of the
 command's process tree (sampled every 0.25 s); articles/s = N / wall; ratios = replay / extract and replay / loop.
 
     .venv/bin/python bench/bench_throughput.py [--n 20000] [--sizes feed,3k] [--n-3k 5000]
-        [--relevant-share 0.15] [--keep] [--json]
+        [--relevant-share 0.15] [--runners direct,prism] [--keep] [--json]
         [--profile /tmp/replay [--profile-sizes feed,3k]]   # py-spy profiles of the replay (separate runs)
 
 `nkru extract` runs only extraction; the replay also deduplicates, merges and raises alerts. So replay / extract
@@ -134,34 +136,40 @@ def measure_size(size: str, n: int, args, work: Path) -> dict:
                            work / f"extract-{size}.log")
     loop = run_measured([sys.executable, str(ROOT / "bench" / "graph_loop.py"), str(data), str(work / f"loop-{size}")],
                         work / f"loop-{size}.log")
-    out = work / f"replay-{size}"
-    replay = run_measured([NKRU, "replay", str(data), "--out", str(out), "--no-progress"], work / f"replay-{size}.log")
+    runners = args.runners.split(",")
+    outs = {runner: work / f"replay-{size}-{runner}" for runner in runners}
+    replays = {runner: run_measured([NKRU, "replay", str(data), "--out", str(outs[runner]), "--runner", runner,
+                                     "--no-progress"], work / f"replay-{size}-{runner}.log") for runner in runners}
     row["load_after"] = os.getloadavg()[0]
-    for name, m in (("extract", extract), ("loop", loop), ("replay", replay)):
+    for name, m in (("extract", extract), ("loop", loop), *((f"replay_{r}", m) for r, m in replays.items())):
         m["articles_per_s"] = round(n / m["wall_s"], 1)
         row[name] = m
-    for base in ("extract", "loop"):
-        row[f"replay_over_{base}"] = {"wall": round(replay["wall_s"] / row[base]["wall_s"], 2),
-                                      "cpu": round(replay["cpu_s"] / row[base]["cpu_s"], 2)}
+    for runner, replay in replays.items():
+        for base in ("extract", "loop"):
+            row[f"replay_{runner}_over_{base}"] = {"wall": round(replay["wall_s"] / row[base]["wall_s"], 2),
+                                                   "cpu": round(replay["cpu_s"] / row[base]["cpu_s"], 2)}
+    row["same_files"] = all((outs[r] / f"{name}.jsonl").read_bytes() == (outs[runners[0]] / f"{name}.jsonl").read_bytes()
+                            for r in runners[1:] for name in ("articles", "events", "alerts", "dead_letters"))
     row["loop_counts"] = json.loads((work / f"loop-{size}.log").read_text().strip().splitlines()[-1])
     relevant = sum(json.loads(line)["relevant"] for line in (work / f"extract-{size}.jsonl").open())
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((outs[runners[0]] / "summary.json").read_text())
     row["relevant"] = relevant
     row["replay_outputs"] = summary["outputs"]
     row["near_duplicates"] = summary["dedup"]["near_duplicates_marked"]
     row["buckets"] = bucket_sizes(islice(_stream(size, n, args), n))  # as the dedup holds them at the end
     if args.profile and size in args.profile_sizes.split(","):
-        row["profile"] = profile_replay(data, work / "replay-profiled", f"{args.profile}-{size}.raw")
+        row["profile"] = profile_replay(data, work / "replay-profiled", f"{args.profile}-{size}.raw", runners[0])
     return row
 
 
-def profile_replay(data: Path, out: Path, spy_file: str) -> dict:
-    """The same replay under py-spy (50 Hz, non-blocking): the SDK harness, i.e. the nkru process, sampled."""
+def profile_replay(data: Path, out: Path, spy_file: str, runner: str) -> dict:
+    """The same replay under py-spy (50 Hz, non-blocking, worker processes included): the Python processes
+    (the SDK harness in the nkru process on Prism, the worker processes on the direct runner) sampled."""
     from bench.spy_summary import summarise
 
     spy = str(ROOT / ".venv" / "bin" / "py-spy")
-    cmd = [spy, "record", "--nonblocking", "-r", "50", "-f", "raw", "--full-filenames", "-o", spy_file, "--",
-           NKRU, "replay", str(data), "--out", str(out), "--no-progress"]
+    cmd = [spy, "record", "--nonblocking", "--subprocesses", "-r", "50", "-f", "raw", "--full-filenames", "-o",
+           spy_file, "--", NKRU, "replay", str(data), "--out", str(out), "--runner", runner, "--no-progress"]
     started = time.monotonic()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return {"wall_s": round(time.monotonic() - started, 1), "file": spy_file, **summarise(Path(spy_file))}
@@ -170,13 +178,18 @@ def profile_replay(data: Path, out: Path, spy_file: str) -> dict:
 def table(rows: list[dict]) -> str:
     lines = ["| size | articles | command | wall | CPU (incl. children) | articles/s | peak RSS | replay / this |",
              "|---|---|---|---|---|---|---|---|"]
-    label = {"extract": "nkru extract", "loop": "graph_loop.py", "replay": "nkru replay"}
     for r in rows:
-        for name in ("extract", "loop", "replay"):
-            m, over = r[name], r.get(f"replay_over_{name}")
-            ratio = f"wall {over['wall']}×, CPU {over['cpu']}×" if over else ""
-            lines.append(f"| {r['size']} ({r['avg_chars']} chars) | {r['articles']} | {label[name]} | "
+        replays = [name for name in r if name.startswith("replay_") and "_over_" not in name
+                   and name != "replay_outputs"]
+        for name in ("extract", "loop", *replays):
+            m = r[name]
+            ratio = ", ".join(f"{rep.removeprefix('replay_')} ÷ this: wall {over['wall']}×, CPU {over['cpu']}×"
+                              for rep in replays if (over := r.get(f"{rep}_over_{name}")))
+            label = {"extract": "nkru extract", "loop": "graph_loop.py"}.get(
+                name, f"nkru replay --runner {name.removeprefix('replay_')}")
+            lines.append(f"| {r['size']} ({r['avg_chars']} chars) | {r['articles']} | {label} | "
                          f"{m['wall_s']} s | {m['cpu_s']} s | {m['articles_per_s']} | {m['peak_rss_mb']} MB | {ratio} |")
+        lines.append(f"| {r['size']} | | runners' files identical: {r['same_files']} | | | | | |")
     return "\n".join(lines)
 
 
@@ -191,6 +204,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="also profile the replay with py-spy (a separate run) into PREFIX-SIZE.raw")
     parser.add_argument("--profile-sizes", default=FEED, help="the sizes to profile (default: feed)")
+    parser.add_argument("--runners", default="direct,prism", help="the replay's runners, compared side by side")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (inputs and outputs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

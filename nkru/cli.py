@@ -251,7 +251,8 @@ BEAM_ARGS = {"ignore_unknown_options": True, "allow_extra_args": True}
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="output directory: articles, events, alerts, dead_letters (.jsonl) and summary.json "
                    "(with --to-kafka: summary.json only, optional)")
-@click.option("--runner", default="prism", show_default=True, help="Beam runner: prism, flink, or a Beam runner name")
+@click.option("--runner", help="Beam runner: direct (the SDK's own, one worker process per core), prism, flink, or a "
+                              "Beam runner name  [default: direct; prism with --to-kafka]")
 @click.option("--ontology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="alert rules YAML")
 @replay_options
@@ -295,8 +296,17 @@ def process(ctx, runner, start_at) -> None:
     from nkru.jobs import run_process
 
     if runner or start_at:
-        settings = settings.model_copy(update={"process": settings.process.model_copy(
-            update={k: v for k, v in {"runner": runner, "start_at": start_at}.items() if v})})
+        from pydantic import ValidationError
+
+        from nkru.settings import ProcessSettings
+
+        try:  # validated like the settings file (model_copy would not)
+            chosen = ProcessSettings.model_validate(settings.process.model_dump() | {
+                k: v for k, v in {"runner": runner, "start_at": start_at}.items() if v})
+        except ValidationError as exc:
+            raise click.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, "),
+                                     param_hint="--runner") from None
+        settings = settings.model_copy(update={"process": chosen})
     run_process(settings, list(beam_args))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nkru.paths import state_dir
@@ -74,6 +74,14 @@ class ProcessSettings(BaseModel):
         "writing nothing already written; resume: start at the committed offsets with empty state")
     ontology: Path | None = Field(None, description="ontology YAML (default: the bundled one)")
     alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
+
+    @field_validator("runner")
+    @classmethod
+    def _streaming_runner(cls, value: str) -> str:
+        if value.lower() in ("direct", "directrunner"):
+            raise ValueError("the direct runner runs bounded replays only (nkru replay); the streaming job runs on "
+                             "prism, flink or another streaming runner")
+        return value
 
 
 class ObservabilitySettings(BaseModel):

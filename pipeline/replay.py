@@ -22,7 +22,7 @@ import apache_beam as beam
 
 from pipeline.graph import GraphConfig, build_graph
 from pipeline.io import WriteJsonl
-from pipeline.replay_progress import ReplayProgress, counter_totals, follow, show_progress
+from pipeline.replay_progress import ReplayProgress, counter_totals, follow, run_blocking, show_progress
 from pipeline.replay_summary import OUTPUTS, finish_outputs, replay_summary
 from pipeline.replay_transforms import CollapseAndFilter, ReadArchive
 from pipeline.runners import runner_options
@@ -89,13 +89,23 @@ def execute(pipeline: beam.Pipeline, inventory: Inventory, options: ReplayOption
     """Run the job to its end with a progress bar; return its final counters and the (still open) bar."""
     enabled = show_progress(options.progress, options.progress_stream)
     progress = ReplayProgress(inventory.total_bytes, len(inventory.files), enabled, options.progress_stream, desc)
-    result = pipeline.run()
     try:
-        follow(result, progress.update, enabled)
+        if runs_blocking(pipeline):
+            result = run_blocking(pipeline, progress.update, enabled)
+        else:
+            result = pipeline.run()
+            follow(result, progress.update, enabled)
     except Exception as exc:
         progress.bar.close()
         raise ReplayError(f"the replay job failed: {exc}") from exc
     return final_counters(result), progress
+
+
+def runs_blocking(pipeline: beam.Pipeline) -> bool:
+    """Whether the pipeline's runner returns from `run()` only when the job is done (Beam's DirectRunner)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    return str(pipeline.options.view_as(StandardOptions).runner or "").endswith("DirectRunner")
 
 
 # The SDK's gRPC calls to the job service time out after --job_server_timeout (60 s), the state stream that
@@ -129,7 +139,7 @@ def finish_line(summary: dict, elapsed: float) -> str:
             f"({items / max(elapsed, 1e-9):,.0f} items/s)")
 
 
-def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = None, runner: str = "prism",
+def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = None, runner: str = "direct",
                runner_args: list[str] | None = None, options: ReplayOptions | None = None) -> dict:
     """Replay `paths` through the graph into `out_dir`; return the summary written to summary.json."""
     config = config or GraphConfig()
@@ -144,6 +154,7 @@ def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = No
     counters, progress = execute(pipeline, inventory, options)
     counts, stats = finish_outputs(parts, out_dir)
     summary = replay_summary(inventory, counters, counts, stats, options.since, options.until)
+    summary["runner"] = runner
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(parts, ignore_errors=True)
     line = finish_line(summary, progress.elapsed)

@@ -48,7 +48,7 @@ def replay_options(f):
     return f
 
 
-def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, runner: str, ontology: Path | None,
+def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, runner: str | None, ontology: Path | None,
                     rules: Path | None, beam_args: list[str], *, since=None, until=None, to_kafka: bool = False,
                     prefix: str = "replay.", speed: str = "max", max_gap: float | None = None,
                     progress: bool | None = None) -> tuple[dict, str]:
@@ -60,6 +60,7 @@ def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, r
     from pipeline.replay import ReplayError, ReplayOptions, run_replay
 
     options = ReplayOptions(since=since, until=until, progress=progress)
+    runner = runner or ("prism" if to_kafka else "direct")
     if to_kafka:
         from pipeline.replay_kafka import KafkaTarget, parse_speed, run_replay_to_kafka
 

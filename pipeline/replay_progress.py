@@ -1,13 +1,19 @@
 """Progress of a running replay: a tqdm bar over the input bytes read (rate, ETA), fed by polling the Beam
-job's metrics while it runs, and a one-line summary at the end. Shown only on a terminal unless asked.
+job's metrics while it runs (Prism, Flink) or, for the direct runner, which reports metrics only at the end,
+by the counts files its readers write (`CountsFile`); and a one-line summary at the end. Shown only on a
+terminal unless asked.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 from tqdm import tqdm
@@ -53,8 +59,11 @@ class ReplayProgress:
     def _postfix(self, counters: dict[str, int]) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         items = items_read(counters)
-        return (f"files {counters.get('source.files_read', 0)}/{self.total_files}, items {items} "
-                f"({items / elapsed:,.0f}/s), articles {counters.get('replay.into_graph', 0)}")
+        line = (f"files {counters.get('source.files_read', 0)}/{self.total_files}, items {items} "
+                f"({items / elapsed:,.0f}/s)")
+        if "replay.into_graph" in counters:  # not known while the direct runner runs
+            line += f", articles {counters['replay.into_graph']}"
+        return line
 
     def finish(self, counters: dict[str, int], line: str) -> None:
         """Close the bar at its final state and print `line` (the summary) under it."""
@@ -111,6 +120,90 @@ def counter_totals(counters, prefer_committed: bool = False) -> dict[str, int]:
             counter.attempted or counter.committed)
         totals[name] = totals.get(name, 0) + (value or 0)
     return totals
+
+
+PROGRESS_DIR_ENV = "NKRU_PROGRESS_DIR"
+FLUSH_SECONDS = 0.5
+
+
+class CountsFile:
+    """One worker's running totals ('namespace.name' → n), rewritten atomically into a directory at most every
+    `FLUSH_SECONDS` and on `flush()`: the progress of a runner that reports no metrics while it runs (the
+    direct runner reads in worker processes and returns only when the job is done). A retried bundle may be
+    counted twice here; the bar never passes its total, and the summary uses the runner's final metrics."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.path = Path(directory) / f"{os.getpid()}-{id(self):x}.json"
+        self.totals: dict[str, int] = {}
+        self.written = 0.0
+
+    def add(self, name: str, n: int) -> None:
+        self.totals[name] = self.totals.get(name, 0) + n
+        if time.monotonic() - self.written >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.totals:
+            return
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.totals), encoding="utf-8")
+        os.replace(temporary, self.path)
+        self.written = time.monotonic()
+
+
+def counts_file() -> CountsFile | None:
+    """A `CountsFile` in the directory the replay named ($NKRU_PROGRESS_DIR), if it named one."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    return CountsFile(directory) if directory and os.path.isdir(directory) else None
+
+
+def read_counts(directory: str | os.PathLike) -> dict[str, int]:
+    """The sum of every worker's `CountsFile` in `directory` (files being replaced are skipped this time)."""
+    totals: dict[str, int] = {}
+    for path in Path(directory).glob("*.json"):
+        try:
+            counts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for name, value in counts.items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
+def run_blocking(pipeline, on_counters: Callable[[dict[str, int]], None], enabled: bool,
+                 interval: float = POLL_SECONDS):
+    """Run a pipeline whose runner returns only when the job is done (the direct runner) in a thread; meanwhile
+    (when `enabled`) hand the workers' counts files to `on_counters`. Returns the finished job's result and
+    raises what the run raised."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+            outcome["result"] = result
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    with tempfile.TemporaryDirectory(prefix="nkru-progress-") as directory:
+        previous = os.environ.get(PROGRESS_DIR_ENV)
+        if enabled:
+            os.environ[PROGRESS_DIR_ENV] = directory  # the worker processes inherit it when the run starts them
+        try:
+            runner = threading.Thread(target=run, name="replay-run", daemon=True)
+            runner.start()
+            while runner.is_alive():
+                runner.join(interval)
+                if enabled:
+                    on_counters(read_counts(directory))
+        finally:
+            if previous is None:
+                os.environ.pop(PROGRESS_DIR_ENV, None)
+            else:
+                os.environ[PROGRESS_DIR_ENV] = previous
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]
 
 
 def follow(result, on_counters: Callable[[dict[str, int]], None], enabled: bool,

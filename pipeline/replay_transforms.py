@@ -17,6 +17,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 
+from pipeline.replay_progress import counts_file
 from pipeline.sources import ReadUnit, earlier
 from pipeline.sources_read import read_unit
 from pipeline.stages import DEAD
@@ -48,6 +49,7 @@ class BeamCounts:
     def __init__(self, namespace: str):
         self.namespace = namespace
         self._counters: dict = {}
+        self.file = counts_file()  # the progress of a runner without live metrics (the direct runner)
 
     def add(self, name: str, n: int = 1) -> None:
         if not n:
@@ -56,6 +58,12 @@ class BeamCounts:
         if counter is None:
             counter = self._counters[name] = Metrics.counter(self.namespace, name)
         counter.inc(n)
+        if self.file is not None:
+            self.file.add(f"{self.namespace}.{name}", n)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
 
 
 class ReadUnitFn(beam.DoFn):
@@ -70,6 +78,7 @@ class ReadUnitFn(beam.DoFn):
                 yield record
             else:
                 yield pvalue.TaggedOutput(DEAD, record)
+        self.counts.flush()
 
 
 class ReadArchive(beam.PTransform):

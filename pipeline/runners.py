@@ -212,10 +212,23 @@ def _demote_to_debug(record: logging.LogRecord) -> bool:
     return False
 
 
+def direct_workers() -> int:
+    """Worker processes of the direct runner: one per core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:
-    """Options for `runner`: 'prism' (local, default), 'flink' (pipeline/flink.py) or any Beam runner name,
-    with further Beam flags passed through in `extra`."""
+    """Options for `runner`: 'prism' (local, default), 'direct' (bounded only: the SDK's own runner,
+    `direct_workers()` worker processes), 'flink' (pipeline/flink.py) or any Beam runner name, with further
+    Beam flags passed through in `extra` (they win over these defaults)."""
     keep_sigint_handler()
+    if runner == "direct":
+        if streaming:
+            raise RunnerError("the direct runner runs bounded replays only; the streaming job runs on prism or flink")
+        # its worker processes forward their log lines at WARNING ("No semi_persistent_directory found", …)
+        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+        return PipelineOptions(["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                                f"--direct_num_workers={direct_workers()}", *(extra or [])])
     if runner == "flink":
         from pipeline.flink import runner_args
 

@@ -67,7 +67,7 @@ def job_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def on_prism(tmp_path_factory, prism_binary) -> Path:
     out = tmp_path_factory.mktemp("prism")
-    run_replay([FIXTURE], out)
+    run_replay([FIXTURE], out, runner="prism")
     return out
 
 

@@ -105,3 +105,12 @@ def test_config_show_masks_secrets(monkeypatch):
     monkeypatch.setenv("NKRU_KAFKA__SASL_PASSWORD", "hunter2")
     result = CliRunner().invoke(main, ["config", "show"])
     assert result.exit_code == 0 and "hunter2" not in result.output and "sasl_password" in result.output
+
+
+def test_the_direct_runner_is_refused_for_the_streaming_job_before_anything_starts(tmp_path):
+    result = CliRunner().invoke(main, ["process", "--runner", "direct"])
+    assert result.exit_code == 2 and "runs bounded replays only" in result.output
+    cfg = tmp_path / "nkru.yaml"
+    cfg.write_text("process:\n  runner: DirectRunner\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "schemas", "list"])
+    assert result.exit_code != 0 and "process.runner" in result.output and "bounded replays only" in result.output

@@ -4,12 +4,22 @@ answers like Prism: finished bundles committed, the running bundle's latest repo
 from __future__ import annotations
 
 import io
+import os
 import threading
 
+import pytest
 from apache_beam.metrics.monitoring_infos import int64_user_counter
 from apache_beam.portability.api import beam_job_api_pb2
 
-from pipeline.replay_progress import ReplayProgress, follow, live_counters, show_progress
+from pipeline.replay_progress import (
+    PROGRESS_DIR_ENV,
+    ReplayProgress,
+    counts_file,
+    follow,
+    live_counters,
+    run_blocking,
+    show_progress,
+)
 
 DEADLINE = 30.0
 
@@ -81,3 +91,57 @@ def test_no_bar_unless_on_a_terminal_or_asked():
     progress.update({"source.bytes": 50})
     progress.finish({"source.bytes": 100}, "done")
     assert stream.getvalue() == ""
+
+
+class _BlockingPipeline:
+    """Stands for the direct runner: `run()` returns only when the job is done. Its 'worker' writes its read
+    bytes into a counts file step by step and goes on only once the progress loop has seen each step."""
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.seen = threading.Condition()
+        self.latest = 0
+
+    def saw(self, counters):
+        with self.seen:
+            self.latest = counters.get("source.bytes", 0)
+            self.seen.notify_all()
+
+    def run(self):
+        counts = counts_file()
+        assert counts is not None, "the worker was not told where to write its counts"
+        for total in self.steps:
+            counts.add("source.bytes", total - counts.totals.get("source.bytes", 0))
+            counts.flush()
+            with self.seen:
+                if not self.seen.wait_for(lambda total=total: self.latest >= total, DEADLINE):
+                    raise TimeoutError(f"the progress loop never saw {total} bytes")
+        return self
+
+    def wait_until_finish(self):
+        return "DONE"
+
+
+def test_a_runner_without_live_metrics_shows_progress_from_its_workers_counts_files():
+    pipeline = _BlockingPipeline([20, 50, 100])
+    stream = io.StringIO()
+    progress = ReplayProgress(total_bytes=100, total_files=1, enabled=True, stream=stream)
+    bars: list[int] = []
+
+    def update(counters):
+        progress.update(counters)
+        bars.append(progress.bar.n)
+        pipeline.saw(counters)
+
+    assert run_blocking(pipeline, update, enabled=True, interval=0.01) is pipeline
+    assert {20, 50, 100} <= set(bars) and bars == sorted(bars)
+    assert PROGRESS_DIR_ENV not in os.environ  # put back as it was
+
+
+def test_a_failed_blocking_run_raises_in_the_caller():
+    class Failing(_BlockingPipeline):
+        def run(self):
+            raise RuntimeError("worker died")
+
+    with pytest.raises(RuntimeError, match="worker died"):
+        run_blocking(Failing([]), lambda counters: None, enabled=False, interval=0.01)

@@ -1,5 +1,6 @@
-"""`nkru replay` of every kind of archived input on the Prism runner: each article once (its earliest snapshot),
-every file and item accounted for in summary.json, the event-time range, byte-identical re-runs, progress."""
+"""`nkru replay` of every kind of archived input on the direct runner (its default; two worker processes): each
+article once (its earliest snapshot), every file and item accounted for in summary.json, the event-time range,
+byte-identical re-runs, progress, and the same files as on Prism."""
 
 from __future__ import annotations
 
@@ -83,6 +84,17 @@ def test_rerun_gives_byte_identical_outputs(replayed, sources, tmp_path):
     for name in (*OUTPUTS, "summary"):
         suffix = ".json" if name == "summary" else ".jsonl"
         assert (tmp_path / f"{name}{suffix}").read_bytes() == (out / f"{name}{suffix}").read_bytes(), name
+
+
+def test_prism_gives_the_same_files_and_accounting_as_the_direct_runner(replayed, sources, tmp_path):
+    out, summary, _ = replayed
+    assert summary["runner"] == "direct" and summary["metrics"]["dedup.band_keys"] > 0  # its metrics reach us
+    on_prism = run_replay(sources, tmp_path, runner="prism", options=ReplayOptions(progress=False))
+    assert on_prism["runner"] == "prism"
+    for name in OUTPUTS:
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (out / f"{name}.jsonl").read_bytes(), name
+    for part in ("accounting", "extract", "dedup", "outputs"):
+        assert on_prism[part] == summary[part], part
 
 
 def test_time_range_keeps_event_times_in_range_and_counts_the_rest(replayed, sources, tmp_path):
