@@ -20,9 +20,8 @@ inside a fixed set of hash shards, pruned by article time; see `pipeline.merge_o
    verified match. A minimum over the reports: the order they arrive in does not matter. On bounded input
    the fold sees all of an article's reports at once, so only reports with matches are sent and each article
    is decided at the end of its group (the many empty reports cost plumbing, not information); a report lost
-   on the way would show as `dedup.band_keys` > `dedup.band_reports` (the replay's summary and log). In a stream,
-   last line of defence: when an input ends with an article still waiting, it leaves as its own cluster and
-   is counted (`dedup.undecided`, logged), never dropped; every article that enters comes out exactly once.
+   on the way would show as `dedup.band_keys` > `dedup.band_reports` (the replay's summary and log). Every
+   article that enters comes out exactly once.
 
 On bounded input (a replay) the folds group each key's values (`OrderedFold`), with no user state or timers:
 Prism 2.62 loses keyed state when it splits a slow stateful bundle (apache/beam#35771), which made replays
@@ -51,7 +50,6 @@ from pipeline.dedup_match import (
     CollectStep,
     DedupSettings,
     ExactFirstStep,
-    Undecided,
     order_of,
     site_of,
 )
@@ -147,18 +145,12 @@ def band_reports_missing(counters: dict[str, int]) -> int:
 
 
 class CountOutcomesFn(beam.DoFn):
-    """Decided article (or `Undecided`) → the article; counts near-duplicates and undecided articles."""
+    """Decided article → itself; counts near-duplicates."""
 
     def __init__(self):
         self.near = Metrics.counter("dedup", "near_duplicates")
-        self.undecided = Metrics.counter("dedup", "undecided")
 
-    def process(self, decided: EnrichedArticle | Undecided):
-        if isinstance(decided, Undecided):
-            self.undecided.inc()
-            log.warning("article %s left dedup as its own cluster: %d of %d band reports arrived",
-                        decided.article.article.id, decided.received, decided.expected)
-            decided = decided.article
+    def process(self, decided: EnrichedArticle):
         if decided.duplicate_of is not None:
             self.near.inc()
         yield decided

@@ -9,8 +9,9 @@
   time, relative to the newest member) are dropped, which bounds the bucket.
 - `decide_cluster`: an article's reports from all its bands → `duplicate_of` = the earliest verified match
   (by the fixed order), `cluster_id` = that id, or the article's own id when it matched nothing.
-- `CollectStep.finish`: at the end of a bounded input, an article still missing band reports is not dropped:
-  it leaves as the first of its own cluster, wrapped in `Undecided` so the transform counts it.
+- `CollectStep`: in a stream an article is decided when all its band reports are in (their number travels
+  with it); on bounded input (`whole_input`) only reports with matches are sent and `finish` decides each
+  article on those.
 
 Clusters are stars around their first article. A copy of a copy that no longer matches the original points
 at the copy it matches; consumers that count independent sources join such chains through `cluster_id`
@@ -203,15 +204,6 @@ class Pending:
 
 
 @dataclass(frozen=True)
-class Undecided:
-    """An article whose band reports did not all arrive before the input ended, marked as its own cluster."""
-
-    article: EnrichedArticle
-    received: int
-    expected: int
-
-
-@dataclass(frozen=True)
 class CollectStep:
     """Per article id: gather the article and its band reports; when all are in, mark it (`decide_cluster`).
 
@@ -238,16 +230,12 @@ class CollectStep:
             return pending, []
         return None, [decide_cluster(pending.article.article, pending.reports)]
 
-    def finish(self, key: str, state: Pending | None) -> list[EnrichedArticle | Undecided]:
-        """The input has ended with the article still waiting: with `whole_input`, it is decided on the reports
-        received; else it is the first of its own cluster (a guess that depends on no report, so it is the same
-        whichever reports went missing). Reports without their article have nothing to emit."""
+    def finish(self, key: str, state: Pending | None) -> list[EnrichedArticle]:
+        """A bounded input has ended (the grouped fold calls this; a stream has no end): the article is decided
+        on the reports received. Reports without their article have nothing to emit."""
         if state is None or state.article is None:
             return []
-        if self.whole_input:
-            return [decide_cluster(state.article.article, state.reports)]
-        own = decide_cluster(state.article.article, [])
-        return [Undecided(own, len(state.reports), state.article.expected)]
+        return [decide_cluster(state.article.article, state.reports)]
 
 
 def decide_cluster(article: EnrichedArticle, reports: list[BandReport]) -> EnrichedArticle:

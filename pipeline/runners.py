@@ -212,9 +212,13 @@ def _demote_to_debug(record: logging.LogRecord) -> bool:
     return False
 
 
+MAX_DIRECT_WORKERS = 8  # each worker process holds its share of the replay (0.8-1.1 GB at 20,000 3 KB texts)
+
+
 def direct_workers() -> int:
-    """Worker processes of the direct runner: one per core this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    """Worker processes of the direct runner: one per core this process may use, at most `MAX_DIRECT_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_DIRECT_WORKERS))
 
 
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:

@@ -141,19 +141,24 @@ def test_a_dropped_exact_duplicate_reports_its_raw_position_finished():
 
 # ---------------------------------------------------------------- folding a bounded input, and its end
 
-def test_an_article_still_waiting_at_the_end_of_the_input_leaves_as_its_own_cluster():
-    from pipeline.dedup_match import ArticlePart, CollectStep, Undecided
+def test_a_stream_decides_when_all_reports_are_in_a_bounded_input_at_its_end():
+    from pipeline.dedup_match import ArticlePart, CollectStep
 
     _, articles = load(FIXTURES / "wire_copies.json")
     copy = articles[1]
-    step = CollectStep()
     report = BandReport(copy.article.id, "00:x", (Match("wire-original", (1, "wire-original"), 0.9, 0.8),))
-    state, out = step.run(copy.article.id, None, [ArticlePart(copy, 2), report])
-    assert out == [] and state is not None
-    (undecided,) = step.finish(copy.article.id, state)
-    assert undecided == Undecided(undecided.article, received=1, expected=2)
-    assert undecided.article.duplicate_of is None and undecided.article.cluster_id == copy.article.id
-    assert step.finish("orphan", step.run("orphan", None, [report])[0]) == []  # reports without their article
+    empty = BandReport(copy.article.id, "01:y", ())
+    stream = CollectStep()
+    state, out = stream.run(copy.article.id, None, [ArticlePart(copy, 2), report])
+    assert out == [] and state is not None  # one of two reports: it waits
+    state, out = stream.run(copy.article.id, state, [empty])
+    assert state is None and [o.duplicate_of for o in out] == ["wire-original"]
+    bounded = CollectStep(whole_input=True)  # the empty report is never sent
+    state, out = bounded.run(copy.article.id, None, [ArticlePart(copy, 2), report])
+    assert out == [] and [o.duplicate_of for o in bounded.finish(copy.article.id, state)] == ["wire-original"]
+    alone = bounded.run("alone", None, [ArticlePart(articles[0], 12)])[0]
+    assert [o.cluster_id for o in bounded.finish("alone", alone)] == [articles[0].article.id]
+    assert bounded.finish("orphan", bounded.run("orphan", None, [report])[0]) == []  # reports without their article
 
 
 def test_folding_a_key_tick_by_tick_equals_folding_it_as_the_timers_flush():

@@ -22,7 +22,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline.dedup import DeduplicateArticles
+from pipeline.dedup import DeduplicateArticles, band_reports_missing
 from pipeline.dedup_match import BucketStep, deduplicate_batch
 from pipeline.runners import runner_options
 from schemas.records import EnrichedArticle, RawArticle
@@ -99,8 +99,9 @@ def test_every_article_comes_out_once_with_the_pure_verdicts_when_a_slow_bundle_
     expected = sorted(a.model_dump_json() for a in deduplicate_batch(articles))
     assert sorted(o.model_dump_json() for o in outputs) == expected
     assert sum(1 for o in outputs if o.duplicate_of) == 48
-    undecided = result.metrics().query(MetricsFilter().with_name("undecided"))["counters"]
-    assert sum(c.committed or c.attempted or 0 for c in undecided) == 0
+    counters = {f"{c.key.metric.namespace}.{c.key.metric.name}": c.committed or c.attempted or 0
+                for c in result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]}
+    assert counters["dedup.band_keys"] > 0 and band_reports_missing(counters) == 0
 
 
 def test_a_band_report_lost_in_a_bounded_run_is_counted_and_the_article_still_comes_out_once(
