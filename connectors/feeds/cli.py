@@ -148,6 +148,28 @@ def _publisher(settings: Any, out: Path | None) -> Any:
     return KafkaPublisher.from_settings(settings)
 
 
+def _serve_health(settings, port: int | None, poller, publisher):
+    """/healthz (the poll loop turns; the Kafka publisher's login is accepted) and /metrics, as `nkru process`
+    serves them (`nkru health`, the image's HEALTHCHECK, asks it); None when the settings disable it."""
+    import time
+
+    from nkru.observability import serve, uptime_health
+
+    if port is None and not settings.observability.enabled:
+        return None
+    checks = {"poll_loop": poller.alive}
+    if hasattr(publisher, "health"):
+        checks["kafka_publisher"] = publisher.health
+    host, port = settings.observability.host, settings.observability.port if port is None else port
+    try:
+        server, bound = serve(host, port, uptime_health(time.monotonic(), checks))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve /healthz on {host}:{port}: {exc} (set observability.port or "
+                                   "--metrics-port)") from None
+    click.echo(f"health on http://{host}:{bound}/healthz, metrics on /metrics", err=True)
+    return server
+
+
 @click.command("ingest")
 @click.option("--feeds", "feeds_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="feed registry YAML (default: settings `feeds`, STATE_DIR/feeds.yaml, or the bundled one)")
@@ -156,27 +178,26 @@ def _publisher(settings: Any, out: Path | None) -> Any:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="write articles and dead letters as JSON lines here instead of Kafka")
 @click.option("--workers", type=click.IntRange(1, 512), default=32, show_default=True, help="concurrent fetches")
-@click.option("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+@click.option("--metrics-port", type=click.IntRange(0, 65535),
+              help="port of the /healthz and /metrics endpoint [default: settings observability.port, 9464]")
 @click.option("--contact", help="contact (URL or e-mail) added to the User-Agent")
 def ingest(feeds_file: Path | None, once: bool, force: bool, out: Path | None, workers: int,
            metrics_port: int | None, contact: str | None) -> None:
     """Poll the registry's feeds and publish new articles (Kafka, or JSON lines with --out)."""
     from dataclasses import replace
 
-    from connectors.feeds import metrics
     from connectors.feeds.http import DEFAULT_USER_AGENT, HttpPolicy
     from connectors.feeds.poller import Poller, PollerOptions
 
     settings = _settings()
     path = registry_path(settings, feeds_file)
     registry = _load(path)
-    if metrics_port:
-        metrics.serve(metrics_port)
     agent = DEFAULT_USER_AGENT[:-1] + f"; contact {contact})" if contact else DEFAULT_USER_AGENT
     options = replace(PollerOptions(max_workers=workers), http=replace(HttpPolicy(), user_agent=agent))
     publisher = _publisher(settings, out)
     poller = Poller(registry, settings, publisher, options=options)
     click.echo(f"polling {len(registry.enabled)} feeds from {path}", err=True)
+    server = None if once else _serve_health(settings, metrics_port, poller, publisher)
     try:
         if once:
             report = poller.run_once(force=force)
@@ -189,6 +210,8 @@ def ingest(feeds_file: Path | None, once: bool, force: bool, out: Path | None, w
                 signal.signal(sig, lambda *_: stop.set())
             poller.run_forever(stop)
     finally:
+        if server is not None:
+            server.shutdown()
         publisher.close()
         poller.close()
     if once and report.unkept:

@@ -28,6 +28,9 @@ from connectors.feeds.urls import host_of
 from schemas.records import DeadLetter, RawArticle
 
 log = logging.getLogger(__name__)
+# A poll round starts at least every 30 s (`run_forever`'s max_sleep) plus the length of a round (1,000 feeds:
+# about 14 s cold); ten minutes without one means the loop is stuck.
+STALLED_AFTER = 600.0
 
 
 class Publisher(Protocol):
@@ -86,6 +89,7 @@ class Poller:
         self.store = store or StateStore.in_state_dir(state_dir)
         self.documents_dir = state_dir / "feeds" / "documents"
         self.stop = threading.Event()
+        self.heartbeat = time.monotonic()  # when the poll loop last began a round (`alive`)
         self.fulltext = fulltext or FullTextFetcher(state_dir / "feeds" / "fulltext-cache", stop=self.stop)
         self.clock = clock
         self._random = random.Random(options.seed)
@@ -301,6 +305,7 @@ class Poller:
         self.stop = stop
         self.fulltext.stop = stop
         while not stop.is_set():
+            self.heartbeat = time.monotonic()
             try:
                 self.run_once(stop=stop)
             except Exception:
@@ -310,6 +315,13 @@ class Poller:
             if drain is not None and getattr(self.publisher, "backlog", 0):
                 drain()
             stop.wait(sleep)
+
+    def alive(self, stalled_after: float = STALLED_AFTER) -> bool | str:
+        """True while the poll loop turns (at least every `max_sleep` plus a round), else why not."""
+        if self.stop.is_set():
+            return "the poller has stopped"
+        quiet = time.monotonic() - self.heartbeat
+        return quiet < stalled_after or f"no poll round has started for {quiet:.0f} s"
 
     def close(self) -> None:
         self.store.close()

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -131,3 +139,44 @@ def test_cli_reports_registry_errors(tmp_path):
                                 obj=Settings(state_dir=tmp_path))
     assert result.exit_code != 0 and "line 7: feeds[0].poll_interval" in result.output
     assert Path(tmp_path / "o").exists() is False
+
+
+def test_ingest_serves_healthz_and_metrics_while_it_polls(feed_server, tmp_path):
+    """`nkru ingest` answers /healthz like `nkru process` (the image's HEALTHCHECK asks it), and stops on SIGTERM."""
+    reg = tmp_path / "feeds.yaml"
+    reg.write_text(GOOD.replace("https://wire.example.org/feed", feed_server.url("/wire")))
+    feed_server.route("/wire", body=feed_server.rss([("a", "A"), ("b", "B")]))
+    env = dict(os.environ, NKRU_STATE_DIR=str(tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "nkru", "ingest", "--feeds", str(reg), "--out", str(tmp_path / "out"),
+                             "--metrics-port", "0"], env=env, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    try:
+        url = None
+        while url is None:  # the endpoint is announced before the first round
+            line = lines.get(timeout=30)
+            found = re.search(r"health on (http://\S+/healthz)", line)
+            url = found.group(1) if found else None
+        assert feed_server.wait_until(lambda: len(feed_server.hits("/wire")) >= 1)
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.loads(response.read())
+        assert response.status == 200 and body["ok"] and body["checks"]["poll_loop"] is True
+        with urllib.request.urlopen(url.replace("/healthz", "/metrics"), timeout=10) as response:
+            assert b"nkru_feed_fetches_total" in response.read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+
+
+def test_a_poll_loop_that_stopped_turning_is_unhealthy(tmp_path):
+    from connectors.feeds.poller import Poller
+
+    poller = Poller(parse_registry(GOOD), Settings(state_dir=tmp_path), publisher=None)
+    try:
+        assert poller.alive() is True
+        poller.heartbeat -= 601
+        assert "no poll round has started for 6" in poller.alive()
+        poller.stop.set()
+        assert poller.alive() == "the poller has stopped"
+    finally:
+        poller.close()
