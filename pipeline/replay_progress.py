@@ -38,6 +38,8 @@ class ReplayProgress:
         self.stream = stream or sys.stderr
         self.total_files = total_files
         self.started = time.monotonic()
+        self.read_at: float | None = None  # when every input file had been read
+        self.finished = False
         self.seen: dict[str, int] = {}
         self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
                         file=self.stream, disable=not enabled, mininterval=POLL_SECONDS, dynamic_ncols=True,
@@ -57,16 +59,21 @@ class ReplayProgress:
             self.bar.refresh()
 
     def _postfix(self, counters: dict[str, int]) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        files = counters.get("source.files_read", 0)
+        if files >= self.total_files and self.read_at is None:
+            self.read_at = time.monotonic()  # the rate is the reading rate; it stops when the input is read
+        elapsed = max((self.read_at or time.monotonic()) - self.started, 1e-9)
         items = items_read(counters)
-        line = (f"files {counters.get('source.files_read', 0)}/{self.total_files}, items {items} "
-                f"({items / elapsed:,.0f}/s)")
+        line = f"files {files}/{self.total_files}, items {items} ({items / elapsed:,.0f}/s)"
         if "replay.into_graph" in counters:  # not known while the direct runner runs
             line += f", articles {counters['replay.into_graph']}"
+        if self.read_at is not None and not self.finished:
+            line += "; input read, the graph is finishing"
         return line
 
     def finish(self, counters: dict[str, int], line: str) -> None:
         """Close the bar at its final state and print `line` (the summary) under it."""
+        self.finished = True
         self.update(counters)
         self.bar.close()
         if self.enabled:

@@ -135,6 +135,10 @@ def test_a_runner_without_live_metrics_shows_progress_from_its_workers_counts_fi
 
     assert run_blocking(pipeline, update, enabled=True, interval=0.01) is pipeline
     assert {20, 50, 100} <= set(bars) and bars == sorted(bars)
+    progress.update({"source.bytes": 100, "source.files_read": 1})
+    assert "input read, the graph is finishing" in stream.getvalue()  # the bar at 100 % while the graph works
+    progress.finish({"source.bytes": 100, "source.files_read": 1}, "replayed 1 files")
+    assert stream.getvalue().rstrip().endswith("replayed 1 files")
     assert PROGRESS_DIR_ENV not in os.environ  # put back as it was
 
 
