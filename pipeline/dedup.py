@@ -34,8 +34,6 @@ in `FirstById`.
 
 from __future__ import annotations
 
-import logging
-
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
@@ -56,9 +54,6 @@ from pipeline.dedup_match import (
 from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
 from pipeline.sketch import sketch_text
 from schemas.records import EnrichedArticle
-
-log = logging.getLogger(__name__)
-
 
 BAND_KEYS = Metrics.counter("dedup", "band_keys")
 BAND_REPORTS = Metrics.counter("dedup", "band_reports")
@@ -170,7 +165,7 @@ class DeduplicateArticles(beam.PTransform):
         exact = ShardedStep(ExactFirstStep(st), _by_article_id, _kept_time, horizon)
         buckets = ShardedStep(BucketStep(st), _by_band, _bucket_time, horizon)
         # A bounded input is folded grouped: DecideCluster then sees all of an article's reports at once and
-        # needs only those with matches (one element per article and band fewer, 12 per article in all).
+        # needs only those with matches: 12 report elements per article fewer, bar the few that matched.
         whole = enriched.is_bounded
         collect = ShardedStep(CollectStep(whole_input=whole), _by_part, _no_time, horizon)
         firsts = (
