@@ -60,16 +60,23 @@ def test_live_counters_never_count_a_bundle_twice():
     assert live_counters(_Result(_JobService([(30, 0)]))) == {"source.bytes": 30}
 
 
-def test_the_bar_moves_while_the_job_runs_and_never_goes_back():
-    service = _JobService([(10, 0), (40, 0), (5, 50), (0, 90), (0, 100)])
-    stream = io.StringIO()
-    progress = ReplayProgress(total_bytes=100, total_files=3, enabled=True, stream=stream)
+def _recording(progress, then=lambda counters: None):
+    """An `on_counters` that updates the bar, records where it stands, then calls `then`; and the record."""
     seen: list[int] = []
 
     def update(counters):
         progress.update(counters)
         seen.append(progress.bar.n)
+        then(counters)
 
+    return update, seen
+
+
+def test_the_bar_moves_while_the_job_runs_and_never_goes_back():
+    service = _JobService([(10, 0), (40, 0), (5, 50), (0, 90), (0, 100)])
+    stream = io.StringIO()
+    progress = ReplayProgress(total_bytes=100, total_files=3, enabled=True, stream=stream)
+    update, seen = _recording(progress)
     follow(_Result(service), update, enabled=True, interval=0.01)
     assert service.calls >= 5  # asked while the job ran, until it ended
     assert seen[:5] == [10, 40, 50, 90, 100] and seen == sorted(seen)
@@ -126,13 +133,7 @@ def test_a_runner_without_live_metrics_shows_progress_from_its_workers_counts_fi
     pipeline = _BlockingPipeline([20, 50, 100])
     stream = io.StringIO()
     progress = ReplayProgress(total_bytes=100, total_files=1, enabled=True, stream=stream)
-    bars: list[int] = []
-
-    def update(counters):
-        progress.update(counters)
-        bars.append(progress.bar.n)
-        pipeline.saw(counters)
-
+    update, bars = _recording(progress, then=pipeline.saw)
     assert run_blocking(pipeline, update, enabled=True, interval=0.01) is pipeline
     assert {20, 50, 100} <= set(bars) and bars == sorted(bars)
     progress.update({"source.bytes": 100, "source.files_read": 1})
