@@ -95,6 +95,12 @@ def execute(pipeline: beam.Pipeline, inventory: Inventory, options: ReplayOption
         else:
             result = pipeline.run()
             follow(result, progress.update, enabled)
+    except KeyboardInterrupt:
+        from pipeline.runners import stop_direct_workers
+
+        stop_direct_workers()  # the direct runner's, if any: they do not get the terminal's Ctrl-C
+        progress.bar.close()
+        raise ReplayError("interrupted; the output directory holds no complete replay") from None
     except Exception as exc:
         progress.bar.close()
         raise ReplayError(f"the replay job failed: {exc}") from exc

@@ -221,6 +221,59 @@ def direct_workers() -> int:
     return max(1, min(cores, MAX_DIRECT_WORKERS))
 
 
+_DIRECT_WORKERS: list[subprocess.Popen] = []
+
+
+def direct_workers_in_own_sessions() -> None:
+    """Start the direct runner's worker processes in sessions of their own, and remember them.
+
+    A terminal's Ctrl-C signals its whole foreground process group: each worker would die printing a
+    KeyboardInterrupt traceback. In their own sessions only nkru gets it and stops them (`stop_direct_workers`).
+    Beam 2.62 starts them with `subprocess.Popen(command, shell=True)` in `local_job_service`.
+    """
+    from apache_beam.runners.portability import local_job_service
+
+    if getattr(local_job_service.subprocess, "_nkru_sessions", False):
+        return
+
+    class _Subprocess:  # the subprocess module as local_job_service sees it
+        _nkru_sessions = True
+
+        def __getattr__(self, name):
+            return getattr(subprocess, name)
+
+        @staticmethod
+        def Popen(*args, **kwargs):
+            kwargs.setdefault("start_new_session", True)
+            process = subprocess.Popen(*args, **kwargs)
+            _DIRECT_WORKERS.append(process)
+            return process
+
+    local_job_service.subprocess = _Subprocess()
+
+
+def stop_direct_workers() -> None:
+    """Stop the direct runner's worker processes (an interrupted replay); the errors this makes in the runner's
+    threads (a worker gone, its data and control streams broken) are logged at DEBUG, not printed."""
+    quiet_harness_after_cancel()
+    previous = threading.excepthook
+    if not getattr(previous, "_nkru_quiet_workers", False):
+        def excepthook(args):
+            if args.thread is not None and args.thread.name == "run_worker":
+                return  # "Worker subprocess exited with return code -15": we stopped it
+            previous(args)
+
+        excepthook._nkru_quiet_workers = True  # type: ignore[attr-defined]
+        threading.excepthook = excepthook
+    for process in _DIRECT_WORKERS:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    _DIRECT_WORKERS.clear()
+
+
 def runner_options(runner: str = "prism", streaming: bool = False, extra: list[str] | None = None) -> PipelineOptions:
     """Options for `runner`: 'prism' (local, default), 'direct' (bounded only: the SDK's own runner,
     `direct_workers()` worker processes), 'flink' (pipeline/flink.py) or any Beam runner name, with further
@@ -231,6 +284,7 @@ def runner_options(runner: str = "prism", streaming: bool = False, extra: list[s
             raise RunnerError("the direct runner runs bounded replays only; the streaming job runs on prism or flink")
         # its worker processes forward their log lines at WARNING ("No semi_persistent_directory found", …)
         logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+        direct_workers_in_own_sessions()
         return PipelineOptions(["--runner=DirectRunner", "--direct_running_mode=multi_processing",
                                 f"--direct_num_workers={direct_workers()}", *(extra or [])])
     if runner == "flink":
