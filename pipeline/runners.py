@@ -3,7 +3,8 @@
 Prism normally downloads its binary from GitHub; here it is built once with
 ``go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<BEAM_VERSION>`` into the nkru cache and
 passed to the SDK with ``--prism_location`` through a launcher that gives it a session of its own (so a
-terminal's Ctrl-C reaches only nkru). Also three workarounds of Beam 2.62 that the roles depend on.
+terminal's Ctrl-C reaches only nkru); the direct runner for bounded replays, its workers in sessions of
+their own. Also workarounds of Beam 2.62 that the roles depend on.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def direct_workers_in_own_sessions() -> None:
         def Popen(*args, **kwargs):
             kwargs.setdefault("start_new_session", True)
             process = subprocess.Popen(*args, **kwargs)
-            _DIRECT_WORKERS.append(process)
+            _DIRECT_WORKERS[:] = [*(p for p in _DIRECT_WORKERS if p.poll() is None), process]
             return process
 
     local_job_service.subprocess = _Subprocess()
