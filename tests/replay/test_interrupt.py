@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.synth_news import FEED, NewsStream, write_jsonl
+from tests.platform.helpers import wait_for
 
 DEADLINE = 60.0
 
@@ -41,25 +41,20 @@ def _workers(pid: int) -> set[int]:
     return workers
 
 
-def _wait_for(predicate, what: str):
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_ctrl_c_stops_the_replay_and_its_workers_with_one_line(tmp_path):
     source = tmp_path / "articles.jsonl"
     write_jsonl(NewsStream(FEED, per_day=2000), source, 20_000)  # long enough to be interrupted midway
     # a terminal's Ctrl-C signals the whole foreground process group: the replay's own group here
     replay = subprocess.Popen([sys.executable, "-m", "nkru", "replay", str(source), "--out", str(tmp_path / "out"),
                                "--no-progress"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    found: dict[str, set[int]] = {}
+
+    def workers_started() -> bool:
+        found["workers"] = _workers(replay.pid)
+        return len(found["workers"]) >= 2
+
     try:
-        workers = _wait_for(lambda: _workers(replay.pid) if len(_workers(replay.pid)) >= 2 else None,
-                            "the direct runner's worker processes")
+        wait_for(workers_started, DEADLINE, "the direct runner's worker processes")
         os.killpg(replay.pid, signal.SIGINT)
         assert replay.wait(timeout=DEADLINE) == 1
     finally:
@@ -67,5 +62,5 @@ def test_ctrl_c_stops_the_replay_and_its_workers_with_one_line(tmp_path):
             os.killpg(replay.pid, signal.SIGKILL)
     errors = replay.stderr.read()
     assert "interrupted" in errors and "Traceback" not in errors, errors[-2000:]
-    _wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), "the workers to be gone")
+    wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in found["workers"]), DEADLINE, "the workers to end")
     assert not (tmp_path / "out" / "summary.json").exists()
