@@ -136,12 +136,18 @@ def test_same_day_reports_that_share_rare_words_need_no_shared_figure_or_place(m
     assert ("a",) in events_by_articles(merge_batch([first, second("2025-11-02T09:00:00Z"), *fillers], no_stand_in))
 
 
-def test_an_undated_article_is_placed_by_the_rare_words_of_its_title(make_mention):
+def trawler_stories(make_mention):
+    """Two dated stories of one type a day apart (a shipyard deal, a ferry timetable) and their shared fields."""
     kw = {"type": "economic_cooperation", "actors": ("RUS", "PRK")}
     story = make_mention("a", published="2025-06-19T08:00:00Z", title="Nakhodka shipyard to refit Wonsan trawlers",
                          text="Welders will rebuild the hulls over the winter", **kw)
     other = make_mention("o", published="2025-06-20T08:00:00Z", title="New ferry timetable published",
                          text="Passengers may book cabins from next month", **kw)
+    return kw, story, other
+
+
+def test_an_undated_article_is_placed_by_the_rare_words_of_its_title(make_mention):
+    kw, story, other = trawler_stories(make_mention)
 
     def undated(title):
         return make_mention("u", published=None, title=title, text="The report cites a source in Seoul", **kw)
@@ -212,11 +218,7 @@ def test_a_piece_that_dates_a_visit_two_months_back_joins_the_visit_also_once_it
 
 def test_an_article_without_a_publication_time_is_taken_in_at_its_fetch_time(make_mention):
     """It cannot have appeared after it was fetched, so it finds only the stories begun by then."""
-    kw = {"type": "economic_cooperation", "actors": ("RUS", "PRK")}
-    story = make_mention("a", published="2025-06-19T08:00:00Z", title="Nakhodka shipyard to refit Wonsan trawlers",
-                         text="Welders will rebuild the hulls over the winter", **kw)
-    other = make_mention("o", published="2025-06-20T08:00:00Z", title="New ferry timetable published",
-                         text="Passengers may book cabins from next month", **kw)
+    kw, story, other = trawler_stories(make_mention)
 
     def undated(fetched_at):
         return make_mention("u", published=None, fetched_at=fetched_at, title="Wonsan trawlers towed to Nakhodka",
