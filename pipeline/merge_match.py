@@ -266,11 +266,17 @@ def event_days(view: EventView, settings: MergeSettings) -> Interval | None:
     return days if days is not None and days[1] - days[0] < settings.dated_span_days * DAY else None
 
 
+def fixes_a_day(mention: EventMention) -> bool:
+    """The mention's text fixes a day (not a month: "in July" fits a season of reports)."""
+    fixed = fixed_interval(mention)
+    return fixed is not None and fixed[1] - fixed[0] < DAY
+
+
 def dated_reference(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
-    """The mention's text fixes a day (not a month: "in July" fits a season of reports) that is one of the
-    event's days (`event_days`) or next to them."""
-    fixed, days = fixed_interval(mention), event_days(view, settings)
-    return fixed is not None and days is not None and fixed[1] - fixed[0] < DAY and gap(fixed, days) <= DAY
+    """The mention's text fixes a day (`fixes_a_day`) that is one of the event's days (`event_days`) or next
+    to them."""
+    days = event_days(view, settings)
+    return fixes_a_day(mention) and days is not None and gap(fixed_interval(mention), days) <= DAY
 
 
 def referable(view: EventView, clock: int | None, settings: MergeSettings) -> bool:

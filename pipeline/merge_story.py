@@ -49,6 +49,7 @@ from pipeline.merge_match import (
     MergeSettings,
     dated_reference,
     fit,
+    fixes_a_day,
     gap,
     past_window,
     precise,
@@ -321,7 +322,9 @@ class AssignStep:
                 story.first_report = report[0] if story.first_report is None else min(story.first_report, report[0])
             if article.dated:
                 index.clock = article.order[0] if index.clock is None else max(index.clock, article.order[0])
-            out.extend(place(article, story, self.settings, index.referable(story, self.settings)))
+            reference = any(m.mention_id in article.ledes and fixes_a_day(m) for m in article.mentions)
+            others = index.referable(story, self.settings) if reference else []  # only a dated lede can use them
+            out.extend(place(article, story, self.settings, others))
         index.stories = self._prune(index)
         return index, out
 
