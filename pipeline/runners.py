@@ -194,7 +194,9 @@ def quiet_harness_after_cancel() -> None:
     import grpc
 
     def excepthook(args):
-        harness = args.thread is not None and args.thread.name.startswith("run_worker_")
+        # "run_worker_…": the in-process harness's threads; "run_worker": the direct runner's watcher of a
+        # worker process ("Worker subprocess exited with return code -15" once `stop_direct_workers` stopped it)
+        harness = args.thread is not None and args.thread.name.startswith("run_worker")
         if harness or isinstance(args.exc_value, grpc.RpcError):  # e.g. the data plane's reader thread
             logging.getLogger(__name__).debug("harness thread %s ended after the cancel: %s",
                                               args.thread.name, args.exc_value)
@@ -257,15 +259,6 @@ def stop_direct_workers() -> None:
     """Stop the direct runner's worker processes (an interrupted replay); the errors this makes in the runner's
     threads (a worker gone, its data and control streams broken) are logged at DEBUG, not printed."""
     quiet_harness_after_cancel()
-    previous = threading.excepthook
-    if not getattr(previous, "_nkru_quiet_workers", False):
-        def excepthook(args):
-            if args.thread is not None and args.thread.name == "run_worker":
-                return  # "Worker subprocess exited with return code -15": we stopped it
-            previous(args)
-
-        excepthook._nkru_quiet_workers = True  # type: ignore[attr-defined]
-        threading.excepthook = excepthook
     for process in _DIRECT_WORKERS:
         if process.poll() is None:
             try:
