@@ -78,22 +78,14 @@ def _wait_job(job: StreamingJob, stop: threading.Event) -> None:
 
 def start_observability(settings: Settings, job: StreamingJob, stop: threading.Event, extra_checks=None):
     """Serve /healthz and /metrics and keep the consumer-lag gauge fresh, until `stop` is set."""
-    import time
-
-    from nkru.observability import serve, uptime_health, watch_lag
+    from nkru.observability import serve_role_health, watch_lag
     from schemas.topics import RAW, topic
 
-    if not settings.observability.enabled:
-        return None
     checks = {"streaming_job": lambda: not job.ended_by_itself and not job.stopped.is_set()}
     checks.update(extra_checks or {})
-    try:
-        server, port = serve(settings.observability.host, settings.observability.port,
-                             uptime_health(time.monotonic(), checks))
-    except OSError as exc:
-        raise click.ClickException(f"cannot serve metrics on {settings.observability.host}:"
-                                   f"{settings.observability.port}: {exc} (set observability.port)") from None
-    log.info("health on http://%s:%d/healthz, metrics on /metrics", settings.observability.host, port)
+    server = serve_role_health(settings.observability, checks)
+    if server is None:
+        return None
     threading.Thread(target=watch_lag, name="lag", daemon=True, args=(
         settings.kafka, settings.process.group_id, topic(RAW, settings.kafka.topic_prefix).name, stop)).start()
     return server

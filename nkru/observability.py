@@ -47,6 +47,24 @@ def serve(host: str, port: int, health: Callable[[], dict]) -> tuple[WSGIServer,
     return server, server.server_address[1]
 
 
+def serve_role_health(observability, checks: dict[str, Callable[[], bool | str]], port: int | None = None,
+                      hint: str = "set observability.port"):
+    """Serve a role's /healthz (its `checks`) and /metrics on `observability.host` and `port` (default:
+    `observability.port`); None when the settings disable the endpoint and no port is asked for. Raises
+    `click.ClickException` naming the address when it cannot listen."""
+    import click
+
+    if port is None and not observability.enabled:
+        return None
+    host, port = observability.host, observability.port if port is None else port
+    try:
+        server, bound = serve(host, port, uptime_health(time.monotonic(), checks))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc} ({hint})") from None
+    log.info("health on http://%s:%d/healthz, metrics on /metrics", host, bound)
+    return server
+
+
 def watch_lag(kafka_settings, group_id: str, topic_name: str, stop: threading.Event, every: float = 10.0) -> None:
     """Update the consumer-lag gauge every `every` seconds until `stop` is set."""
     from kafka import TopicPartition

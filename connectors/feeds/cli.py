@@ -151,23 +151,12 @@ def _publisher(settings: Any, out: Path | None) -> Any:
 def _serve_health(settings, port: int | None, poller, publisher):
     """/healthz (the poll loop turns; the Kafka publisher's login is accepted) and /metrics, as `nkru process`
     serves them (`nkru health`, the image's HEALTHCHECK, asks it); None when the settings disable it."""
-    import time
+    from nkru.observability import serve_role_health
 
-    from nkru.observability import serve, uptime_health
-
-    if port is None and not settings.observability.enabled:
-        return None
     checks = {"poll_loop": poller.alive}
     if hasattr(publisher, "health"):
         checks["kafka_publisher"] = publisher.health
-    host, port = settings.observability.host, settings.observability.port if port is None else port
-    try:
-        server, bound = serve(host, port, uptime_health(time.monotonic(), checks))
-    except OSError as exc:
-        raise click.ClickException(f"cannot serve /healthz on {host}:{port}: {exc} (set observability.port or "
-                                   "--metrics-port)") from None
-    click.echo(f"health on http://{host}:{bound}/healthz, metrics on /metrics", err=True)
-    return server
+    return serve_role_health(settings.observability, checks, port, "set observability.port or --metrics-port")
 
 
 @click.command("ingest")
