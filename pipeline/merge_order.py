@@ -34,13 +34,15 @@ key with a timer costs a bundle: the gold replay takes 8 s instead of 20 s with 
 from __future__ import annotations
 
 import hashlib
+import pickle
+import uuid
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import Any, Protocol
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import BytesCoder, PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
@@ -94,15 +96,56 @@ def fold_in_ticks(step: FoldStep, key: str, stamped: Iterable[tuple[int, Any]], 
 
 @dataclass(frozen=True)
 class Meta:
-    """Bookkeeping of one key: the last flush (micros), to count late elements."""
+    """Bookkeeping of one key: the last flush (micros), to count late elements; the token of the latest state
+    written (a process that cached the state under this token may use its copy); and the pickled bytes of the
+    log's snapshot and of the change sets written after it."""
 
     flushed: int | None = None
+    token: bytes = b""
+    snapshot_bytes: int = 0
+    change_bytes: int = 0
+
+
+COMPACT_MIN_BYTES = 64 * 1024
+SNAPSHOT, CHANGES = "snapshot", "changes"
+
+
+def restore(step: FoldStep, log: Iterable[bytes]) -> Any:
+    """The step state a key's log holds: its snapshot, then each change set in order (None for an empty log)."""
+    state = None
+    for blob in log:
+        kind, payload = pickle.loads(blob)
+        state = payload if kind == SNAPSHOT else step.apply_changes(state, payload)
+    return state
+
+
+def record(step: FoldStep, state: Any, meta: Meta) -> tuple[bool, bytes | None, Meta]:
+    """How to write `state` (just folded) to the key's log: (replace the log?, the entry to add, new sizes).
+
+    A step that reports what it changed (`take_changes`, as `ShardedStep` does) appends only that; the log is
+    compacted into one snapshot once its change sets outweigh the snapshot (and `COMPACT_MIN_BYTES`), so a
+    flush writes bytes in proportion to what it changed, and reading a log back costs at most about twice its
+    snapshot. Other steps' states are written whole each time. The token is left to the caller."""
+    changes = step.take_changes(state) if hasattr(step, "take_changes") and state is not None else None
+    if state is None:
+        return True, None, replace(meta, snapshot_bytes=0, change_bytes=0)
+    if changes is not None and meta.snapshot_bytes:
+        blob = pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL)
+        if meta.change_bytes + len(blob) <= max(meta.snapshot_bytes, COMPACT_MIN_BYTES):
+            return False, blob, replace(meta, change_bytes=meta.change_bytes + len(blob))
+    blob = pickle.dumps((SNAPSHOT, state), protocol=pickle.HIGHEST_PROTOCOL)
+    return True, blob, replace(meta, snapshot_bytes=len(blob), change_bytes=0)
 
 
 PENDING = BagStateSpec("pending", PickleCoder())
-STATE = ReadModifyWriteStateSpec("state", PickleCoder())  # (step state, Meta)
+LOG = BagStateSpec("log", BytesCoder())  # the step state: a pickled snapshot, then pickled change sets
+META = ReadModifyWriteStateSpec("meta", PickleCoder())  # Meta
 FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-_PENDING, _STATE, _FLUSH = beam.DoFn.StateParam(PENDING), beam.DoFn.StateParam(STATE), beam.DoFn.TimerParam(FLUSH)
+_PENDING, _LOG, _META = beam.DoFn.StateParam(PENDING), beam.DoFn.StateParam(LOG), beam.DoFn.StateParam(META)
+_FLUSH = beam.DoFn.TimerParam(FLUSH)
+
+# Decoded step states by fold and key, for the keys this process flushed last: {fold id: {key: (token, state)}}.
+_DECODED: dict[str, dict[str, tuple[bytes, Any]]] = {}
 
 
 class OrderedFoldFn(beam.DoFn):
@@ -110,14 +153,20 @@ class OrderedFoldFn(beam.DoFn):
 
     `process` only appends to the bag and arms the flush timer of the element's tick (a dynamic timer tagged
     with the tick: arming it again is a no-op, and no timer is ever moved or re-armed from its callback). A
-    flush reads the bag and the step state once. On Prism 2.62 a timer fires with the key's next bundle even
-    before the watermark passes it (apache/beam#35090): what arrives later for that tick is counted late.
+    flush reads the bag and the key's small `Meta`; the step state comes from this process's cache of decoded
+    states when the token matches (the runner's state is the truth: after a failed bundle, a restart or a key
+    that moved to another worker the token differs and the log is read back), and only what the step changed is
+    appended to the log (`record`). On Prism 2.62 a timer fires with the key's next bundle even before the
+    watermark passes it (apache/beam#35090): what arrives later for that tick is counted late.
     """
 
-    def __init__(self, step: FoldStep, tick_micros: int = DEFAULT_TICK_MICROS):
+    def __init__(self, step: FoldStep, tick_micros: int = DEFAULT_TICK_MICROS, cache: bool = True):
         self.step = step
         self.tick_micros = tick_micros
+        self.cache = cache
+        self.fold_id = uuid.uuid4().hex  # pickled with the graph: the same in every copy of this DoFn
         self.late = Metrics.counter(step.namespace, "late")
+        self.reads = Metrics.counter(step.namespace, "state_log_reads")
 
     def process(self, keyed, ts=beam.DoFn.TimestampParam, pending=_PENDING, flush=_FLUSH):
         _, value = keyed
@@ -126,22 +175,43 @@ class OrderedFoldFn(beam.DoFn):
         flush.set(Timestamp(micros=due), dynamic_timer_tag=str(due))
         return []
 
+    def _state(self, key: str, meta: Meta, log) -> Any:
+        if not meta.token:
+            return None
+        cached = _DECODED.get(self.fold_id, {}).get(key) if self.cache else None
+        if cached is not None and cached[0] == meta.token:
+            return cached[1]
+        self.reads.inc()
+        return restore(self.step, log.read())
+
     @on_timer(FLUSH)
-    def on_flush(self, key=beam.DoFn.KeyParam, fire=beam.DoFn.TimestampParam, pending=_PENDING, state=_STATE):
+    def on_flush(self, key=beam.DoFn.KeyParam, fire=beam.DoFn.TimestampParam, pending=_PENDING, log=_LOG,
+                 meta_state=_META):
         ready, rest = ready_in_order(pending.read(), fire.micros)
         if not ready:
             return
         pending.clear()
         for item in rest:
             pending.add(item)
-        step_state, meta = state.read() or (None, Meta())
+        meta = meta_state.read() or Meta()
         if meta.flushed is not None:
             late = sum(1 for item in ready if item[0] < meta.flushed)
             if late:
                 self.late.inc(late)
-        step_state, outputs = self.step.run(key, step_state, [item[2] for item in ready])
-        state.write((step_state, Meta(flushed=max(fire.micros, meta.flushed or fire.micros))))
+        step_state, outputs = self.step.run(key, self._state(key, meta, log), [item[2] for item in ready])
+        renew, entry, meta = record(self.step, step_state, meta)
+        if renew:
+            log.clear()
+        if entry is not None:
+            log.add(entry)
+        token = uuid.uuid4().bytes if step_state is not None else b""
+        meta_state.write(replace(meta, flushed=max(fire.micros, meta.flushed or fire.micros), token=token))
+        if self.cache:
+            _DECODED.setdefault(self.fold_id, {})[key] = (token, step_state)
         yield from outputs
+
+    def teardown(self):
+        _DECODED.pop(self.fold_id, None)
 
 
 class StampFn(beam.DoFn):
@@ -193,14 +263,49 @@ def shard_of(sub_key: str, shards: int, prefix: str = "") -> str:
     return f"{prefix}{int.from_bytes(digest, 'little') % shards:04d}"
 
 
+@dataclass
+class Shard:
+    """The state of one shard key: each sub-key's state and article-time clock, the newest clock, and what the
+    last run changed (sub-key → its new state, None when dropped; not pickled)."""
+
+    states: dict[str, Any] = field(default_factory=dict)
+    clocks: dict[str, int | None] = field(default_factory=dict)
+    newest: int | None = None
+    changed: dict[str, Any] = field(default_factory=dict)
+
+    def __getstate__(self):
+        return {"states": self.states, "clocks": self.clocks, "newest": self.newest}
+
+    def __setstate__(self, saved):
+        self.__dict__.update(saved, changed={})
+
+    def put(self, sub_key: str, sub_state: Any, clock: int | None) -> bool:
+        """Set (or drop, when `sub_state` is None) one sub-key; True when the newest clock may have fallen."""
+        old = self.clocks.pop(sub_key, None)
+        self.states.pop(sub_key, None)
+        if sub_state is not None:
+            self.states[sub_key] = sub_state
+            self.clocks[sub_key] = clock
+            if clock is not None and (self.newest is None or clock > self.newest):
+                self.newest = clock
+        self.changed[sub_key] = sub_state
+        return old is not None and old == self.newest and (sub_state is None or clock is None or clock < old)
+
+    def recount_newest(self) -> None:
+        self.newest = max((c for c in self.clocks.values() if c is not None), default=None)
+
+
 @dataclass(frozen=True)
 class ShardedStep:
     """Runs `step` for each sub-key (article id, band bucket, event id) inside one shard key.
 
     Sub-keys are independent, so folding them inside shards changes no result; it bounds the number of keys
     (each costs the runner a timer and state reads) and lets the shard drop a sub-key's state when its
-    article-time clock (`clock(sub_state)`) is `horizon_micros` behind the newest the shard has seen: no
+    article-time clock (`clock(sub_state)`) is `horizon_micros` behind the newest the shard holds: no
     per-sub-key clean-up timer is needed. `split(value)` gives (sub-key, the value the step expects).
+
+    The state is a `Shard`, changed in place; it records which sub-keys a run changed (`take_changes`), so the
+    unbounded fold writes only those (`record`) and a reader rebuilds the shard with `apply_changes`.
     """
 
     step: Any
@@ -216,29 +321,45 @@ class ShardedStep:
         sub_key, inner = self.split(value)
         return (self.step.order_key(inner), sub_key)
 
-    def run(self, key: str, state: dict | None, values: list[Any]):
-        states = dict(state or {})
+    def run(self, key: str, state: Shard | None, values: list[Any]):
+        shard = state if state is not None else Shard()
+        shard.changed = {}
         grouped: dict[str, list[Any]] = {}
         for value in values:
             sub_key, inner = self.split(value)
             grouped.setdefault(sub_key, []).append(inner)
         outputs: list[Any] = []
+        before, fell = shard.newest, False
         for sub_key in sorted(grouped):
-            sub_state, sub_out = self.step.run(sub_key, states.get(sub_key), grouped[sub_key])
-            if sub_state is None:
-                states.pop(sub_key, None)
-            else:
-                states[sub_key] = sub_state
+            sub_state, sub_out = self.step.run(sub_key, shard.states.get(sub_key), grouped[sub_key])
+            fell |= shard.put(sub_key, sub_state, None if sub_state is None else self.clock(sub_state))
             outputs.extend(sub_out)
-        clocks = {k: self.clock(v) for k, v in states.items()}
-        newest = max((c for c in clocks.values() if c is not None), default=None)
-        if newest is not None:
-            states = {k: v for k, v in states.items() if clocks[k] is None or newest - clocks[k] <= self.horizon_micros}
-        return (states or None), outputs
+        if fell:
+            shard.recount_newest()
+        if shard.newest is not None:  # all sub-keys when the newest clock moved, else only those just set
+            candidates = shard.clocks if shard.newest != before else grouped
+            expired = [k for k in candidates if (c := shard.clocks.get(k)) is not None
+                       and shard.newest - c > self.horizon_micros]
+            for sub_key in expired:
+                shard.put(sub_key, None, None)
+        return (shard if shard.states else None), outputs
 
-    def finish(self, key: str, state: dict | None) -> list[Any]:
+    def take_changes(self, shard: Shard) -> dict[str, Any]:
+        """What the last run changed (sub-key → new state, None when dropped), for the fold's state log."""
+        changes, shard.changed = shard.changed, {}
+        return changes
+
+    def apply_changes(self, shard: Shard | None, changes: dict[str, Any]) -> Shard:
+        shard = shard if shard is not None else Shard()
+        for sub_key, sub_state in changes.items():
+            shard.put(sub_key, sub_state, None if sub_state is None else self.clock(sub_state))
+        shard.recount_newest()
+        shard.changed = {}
+        return shard
+
+    def finish(self, key: str, state: Shard | None) -> list[Any]:
         """The inner step's `finish` for every sub-key still held (nothing when the step has none)."""
         end = getattr(self.step, "finish", None)
-        if end is None or not state:
+        if end is None or state is None:
             return []
-        return [output for sub_key in sorted(state) for output in end(sub_key, state[sub_key])]
+        return [output for sub_key in sorted(state.states) for output in end(sub_key, state.states[sub_key])]

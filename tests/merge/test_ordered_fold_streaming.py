@@ -32,14 +32,15 @@ class RecordFlushes:
 
 
 class Fold(beam.PTransform):
-    def __init__(self, step):
+    def __init__(self, step, cache=True):
         super().__init__()
         self.step = step
+        self.cache = cache
 
     def expand(self, pcoll):
         return (pcoll
                 | "Typed" >> beam.Map(lambda kv: kv).with_output_types(tuple[str, str])
-                | "Fold" >> beam.ParDo(OrderedFoldFn(self.step, TICK)))
+                | "Fold" >> beam.ParDo(OrderedFoldFn(self.step, TICK, cache=self.cache)))
 
 
 def stamped(key, value, seconds):
@@ -105,6 +106,30 @@ def test_sub_keys_folded_in_one_shard_keep_their_own_state_and_order(prism):
     assert shard_of("a", 64) == shard_of("a", 64) and shard_of("a", 64, "x").startswith("x")
 
 
+def _log_reads(prism):
+    counters = prism.last_result.metrics().query(MetricsFilter().with_name("state_log_reads"))["counters"]
+    return sum(c.committed or c.attempted or 0 for c in counters)
+
+
+def test_a_state_read_back_from_its_log_folds_as_the_cached_one(prism):
+    """With the process cache off every flush rebuilds the shard from the runner's state (snapshot + change
+    sets); the outputs must be the same as with the cache, which on one SDK harness never reads the log."""
+    step = ShardedStep(RecordFlushes(), _split, _no_clock, horizon_micros=10**12)
+
+    def ticks():
+        stream = test_stream.TestStream()
+        for tick in range(6):
+            stream = stream.add_elements([stamped("s", f"{k}:{tick}", tick * 10 + 1) for k in "abc"[: 1 + tick % 3]])
+            stream = stream.advance_watermark_to(tick * 10 + 10)
+        return stream.advance_watermark_to_infinity()
+
+    cached = prism(ticks(), Fold(step))
+    assert _log_reads(prism) == 0
+    uncached = prism(ticks(), Fold(step, cache=False))
+    assert _log_reads(prism) == 5  # every flush of the key but its first
+    assert uncached == cached and len(cached) == 12
+
+
 def _clock(state):
     return state * 1_000_000 if state else None
 
@@ -125,6 +150,6 @@ class KeepTime:
 def test_a_shard_drops_sub_keys_whose_article_time_is_past_the_horizon():
     step = ShardedStep(KeepTime(), _split, _clock, horizon_micros=100 * 1_000_000)
     state, _ = step.run("s", None, ["old:10", "new:50"])
-    assert state == {"old": 10, "new": 50}
+    assert state.states == {"old": 10, "new": 50}
     state, _ = step.run("s", state, ["new:150"])  # 'old' is 140 s behind the shard's newest: dropped
-    assert state == {"new": 150}
+    assert state.states == {"new": 150}
