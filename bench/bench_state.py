@@ -10,8 +10,8 @@ enriched (the enriched topic's end offsets), articles produced, and the resident
 
 Reported: RSS against articles processed (every 10 % of the run), throughput per window of 10,000 articles,
 and, afterwards and offline, the largest LSH buckets of one horizon of the stream and what one flush of the
-`MatchInBands` fold costs (pickling a shard's whole state, as `ShardedStep` under `OrderedFoldFn` does) when
-the horizon holds 10 %, 50 % and 100 % of its articles (at 2,000 articles per day: 60,000 articles).
+`MatchInBands` fold writes (the shard's whole state before e49cb01, its change set since) when the horizon
+holds 10 %, 50 % and 100 % of its articles (at 2,000 articles per day: 60,000 articles).
 
     .venv/bin/python bench/bench_state.py [--minutes 25] [--max-articles 1000000] [--per-day 2000] [--json]
 """
@@ -174,37 +174,51 @@ def deciles(samples: list[dict], total: int, per_day: float) -> list[dict]:
 
 # ---------------------------------------------------------------- offline: buckets and the cost of one flush
 
-def flush_cost(args, horizon_n: int) -> list[dict]:
-    """Pickled size and pickle round trip of one `MatchInBands` shard's state (a dict of band key → members,
-    as `ShardedStep` keeps it) when one horizon of the stream holds 10 %, 50 %, 100 % of its articles."""
-    from apache_beam.coders import PickleCoder
+def flush_cost(args, horizon_n: int, touched: int = 10) -> list[dict]:
+    """What one flush of the fullest `MatchInBands` shard writes and reads when one horizon of the stream holds
+    10 %, 50 %, 100 % of its articles: before e49cb01 the shard's whole state, pickled, read and written at
+    every flush; since then only the change set (the buckets of the flush's `touched` band entries, here the
+    last ones the shard received), and the whole state only when the log is compacted or read back."""
+    import pickle
 
     from pipeline.dedup_match import Candidate
-    from pipeline.merge_order import Meta, shard_of
+    from pipeline.merge_order import CHANGES, shard_of
     from pipeline.sketch import sketch_text
 
-    coder, shards, rows = PickleCoder(), {}, []
+    def timed(work) -> tuple[float, float]:
+        took = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            took.append(time.perf_counter() - started)
+        took.sort()
+        return took[0] * 1000, took[2] * 1000
+
+    shards, recent, rows = {}, {}, []
     marks = {max(1, horizon_n // 10), horizon_n // 2, horizon_n}
     for i, article in enumerate(islice(_stream(args), horizon_n), 1):
         sketch, keys = sketch_text(article.title, article.text)
         order = (int(article.published.timestamp() * 1_000_000), article.id)
         candidate = Candidate(article.id, order, sketch, f"{article.outlet}.example")
         for key in keys:
-            shards.setdefault(shard_of(key, 16, key[:3]), {}).setdefault(key, []).append(candidate)
+            shard = shard_of(key, 16, key[:3])
+            shards.setdefault(shard, {}).setdefault(key, []).append(candidate)
+            recent.setdefault(shard, []).append(key)
+            del recent[shard][:-touched]
         if i in marks:
-            state = max(shards.values(), key=len)  # the fullest shard, as its flush would write it
-            took = []
-            for _ in range(5):
-                started = time.perf_counter()
-                encoded = coder.encode((state, Meta(flushed=0)))
-                coder.decode(encoded)
-                took.append(time.perf_counter() - started)
-            took.sort()
+            name = max(shards, key=lambda k: len(shards[k]))  # the fullest shard
+            state = shards[name]
+            changes = {key: state[key] for key in recent[name]}
+            whole = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+            delta = pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL)
+            whole_ms = timed(lambda: pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
+            delta_ms = timed(lambda: pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL))
             rows.append({"articles_in_horizon": i, "shard_keys": len(shards), "sub_keys_in_shard": len(state),
                          "members_in_shard": sum(len(v) for v in state.values()),
-                         "pickled_kb": round(len(encoded) / 1024), "read_plus_write_ms_min": round(took[0] * 1000, 1),
-                         "read_plus_write_ms_median": round(took[2] * 1000, 1),
-                         "all_shards_once_s": round(took[2] * len(shards), 2)})
+                         "pickled_kb": round(len(whole) / 1024), "read_plus_write_ms_min": round(whole_ms[0], 1),
+                         "read_plus_write_ms_median": round(whole_ms[1], 1),
+                         "change_set_buckets": len(changes), "change_set_kb": round(len(delta) / 1024, 1),
+                         "change_set_write_ms_median": round(delta_ms[1], 2)})
     return rows
 
 

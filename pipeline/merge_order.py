@@ -24,8 +24,13 @@ id). In the streaming job the timestamps are the Kafka record times, which re-re
   arrival order can leak into results. `finish` is not called here (there is no end of input, and Prism 2.62
   fires an event-time timer at the key's next bundle, not when the watermark passes it: apache/beam#35090).
 
-State per key (unbounded): the pending bag (emptied at each flush) and one pickled value holding the step's
-state and a small `Meta` (the last flush). There is no clean-up timer: keys are a fixed set of shards
+State per key (unbounded): the pending bag (the buffered values, emptied at each flush, and a small `Meta`: the
+last flush, the token of the latest state, the log's sizes) and the step state's log (a pickled snapshot, then
+the change sets of later flushes, compacted when they outweigh it; `record`, `restore`). A flush makes one
+state read, the pending bag: the step state comes from a process-wide cache of decoded states when the token
+matches, and only what a `ShardedStep` changed is written. Before, each flush read and wrote its shard's whole
+pickled state, and the streaming job slowed as the dedup horizon filled (docs/benchmarks.md, state). The cache
+holds every key's decoded state the process flushed last: memory for a read saved. There is no clean-up timer: keys are a fixed set of shards
 (`ShardedStep` folds the many real sub-keys, article ids, band buckets, event ids, inside them), and steps
 bound their state by article time, which moves only with the data. Few keys also matter on Prism, where every
 key with a timer costs a bundle: the gold replay takes 8 s instead of 20 s with one key per sub-key.
@@ -45,7 +50,7 @@ import apache_beam as beam
 from apache_beam.coders import BytesCoder, PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
@@ -137,12 +142,22 @@ def record(step: FoldStep, state: Any, meta: Meta) -> tuple[bool, bytes | None, 
     return True, blob, replace(meta, snapshot_bytes=len(blob), change_bytes=0)
 
 
-PENDING = BagStateSpec("pending", PickleCoder())
+def split_pending(entries: Iterable[Any]) -> tuple[Meta, list[tuple[int, Hashable, Any]]]:
+    """The pending bag's entries → (the key's `Meta`, kept in the same bag so a flush makes one state read; the
+    buffered (timestamp, order key, value) items)."""
+    meta, items = Meta(), []
+    for entry in entries:
+        if isinstance(entry, Meta):
+            meta = entry
+        else:
+            items.append(entry)
+    return meta, items
+
+
+PENDING = BagStateSpec("pending", PickleCoder())  # buffered (ts, order key, value) items and the key's Meta
 LOG = BagStateSpec("log", BytesCoder())  # the step state: a pickled snapshot, then pickled change sets
-META = ReadModifyWriteStateSpec("meta", PickleCoder())  # Meta
 FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-_PENDING, _LOG, _META = beam.DoFn.StateParam(PENDING), beam.DoFn.StateParam(LOG), beam.DoFn.StateParam(META)
-_FLUSH = beam.DoFn.TimerParam(FLUSH)
+_PENDING, _LOG, _FLUSH = beam.DoFn.StateParam(PENDING), beam.DoFn.StateParam(LOG), beam.DoFn.TimerParam(FLUSH)
 
 # Decoded step states by fold and key, for the keys this process flushed last: {fold id: {key: (token, state)}}.
 _DECODED: dict[str, dict[str, tuple[bytes, Any]]] = {}
@@ -153,7 +168,7 @@ class OrderedFoldFn(beam.DoFn):
 
     `process` only appends to the bag and arms the flush timer of the element's tick (a dynamic timer tagged
     with the tick: arming it again is a no-op, and no timer is ever moved or re-armed from its callback). A
-    flush reads the bag and the key's small `Meta`; the step state comes from this process's cache of decoded
+    flush reads the bag, which also holds the key's small `Meta` (one state read per flush); the step state comes from this process's cache of decoded
     states when the token matches (the runner's state is the truth: after a failed bundle, a restart or a key
     that moved to another worker the token differs and the log is read back), and only what the step changed is
     appended to the log (`record`). On Prism 2.62 a timer fires with the key's next bundle even before the
@@ -185,15 +200,14 @@ class OrderedFoldFn(beam.DoFn):
         return restore(self.step, log.read())
 
     @on_timer(FLUSH)
-    def on_flush(self, key=beam.DoFn.KeyParam, fire=beam.DoFn.TimestampParam, pending=_PENDING, log=_LOG,
-                 meta_state=_META):
-        ready, rest = ready_in_order(pending.read(), fire.micros)
+    def on_flush(self, key=beam.DoFn.KeyParam, fire=beam.DoFn.TimestampParam, pending=_PENDING, log=_LOG):
+        meta, items = split_pending(pending.read())
+        ready, rest = ready_in_order(items, fire.micros)
         if not ready:
             return
         pending.clear()
         for item in rest:
             pending.add(item)
-        meta = meta_state.read() or Meta()
         if meta.flushed is not None:
             late = sum(1 for item in ready if item[0] < meta.flushed)
             if late:
@@ -205,7 +219,7 @@ class OrderedFoldFn(beam.DoFn):
         if entry is not None:
             log.add(entry)
         token = uuid.uuid4().bytes if step_state is not None else b""
-        meta_state.write(replace(meta, flushed=max(fire.micros, meta.flushed or fire.micros), token=token))
+        pending.add(replace(meta, flushed=max(fire.micros, meta.flushed or fire.micros), token=token))
         if self.cache:
             _DECODED.setdefault(self.fold_id, {})[key] = (token, step_state)
         yield from outputs
