@@ -24,17 +24,17 @@ id). In the streaming job the timestamps are the Kafka record times, which re-re
   arrival order can leak into results. `finish` is not called here (there is no end of input, and Prism 2.62
   fires an event-time timer at the key's next bundle, not when the watermark passes it: apache/beam#35090).
 
-State per key (unbounded): the pending bag (the buffered values, emptied at each flush, and a small `Meta`: the
-last flush, the token of the latest state, the log's sizes) and the step state's log (a pickled snapshot, then
-the change sets of later flushes, compacted when they outweigh it; `record`, `restore`). A flush makes one
-state read, the pending bag: the step state comes from a process-wide cache of decoded states when the token
-matches, and only what a `ShardedStep` changed is written. Before, each flush read and wrote its shard's whole
-pickled state, and the streaming job slowed as the dedup horizon filled (docs/benchmarks.md, state). The cache
-holds every key's decoded state the process flushed last: memory for a read saved. There is no clean-up timer: keys are a fixed set of shards
-(`ShardedStep` folds the many real sub-keys, article ids, band buckets, event ids, inside them), and steps
-bound their state by article time, which moves only with the data. Few keys also matter on Prism, where every
-key with a timer costs a bundle: the gold replay takes 8 s instead of 20 s with one key per sub-key.
-"""
+State per key (unbounded): the pending bag (the buffered values, emptied at each flush, and a small `Meta`:
+the last flush, the token of the latest state, the log's sizes) and the step state's log (a pickled snapshot,
+then the change sets of later flushes, compacted when they outweigh it; `record`, `restore`). A flush makes
+one state read, the pending bag: the step state comes from a process-wide cache of decoded states when the
+token matches, and only what a `ShardedStep` changed is written. Before, each flush read and wrote its shard's
+whole pickled state, and the streaming job slowed as the dedup horizon filled (docs/benchmarks.md, state). The
+cache holds every key's decoded state the process flushed last: memory for a read saved. There is no clean-up
+timer: keys are a fixed set of shards (`ShardedStep` folds the many real sub-keys, article ids, band buckets,
+event ids, inside them), and steps bound their state by article time, which moves only with the data. Few keys
+also matter on Prism, where every key with a timer costs a bundle: the gold replay takes 8 s instead of 20 s
+with one key per sub-key."""
 
 from __future__ import annotations
 
@@ -168,11 +168,12 @@ class OrderedFoldFn(beam.DoFn):
 
     `process` only appends to the bag and arms the flush timer of the element's tick (a dynamic timer tagged
     with the tick: arming it again is a no-op, and no timer is ever moved or re-armed from its callback). A
-    flush reads the bag, which also holds the key's small `Meta` (one state read per flush); the step state comes from this process's cache of decoded
-    states when the token matches (the runner's state is the truth: after a failed bundle, a restart or a key
-    that moved to another worker the token differs and the log is read back), and only what the step changed is
-    appended to the log (`record`). On Prism 2.62 a timer fires with the key's next bundle even before the
-    watermark passes it (apache/beam#35090): what arrives later for that tick is counted late.
+    flush reads the bag, which also holds the key's small `Meta` (one state read per flush); the step state
+    comes from this process's cache of decoded states when the token matches (the runner's state is the truth:
+    after a failed bundle, a restart or a key that moved to another worker the token differs and the log is
+    read back), and only what the step changed is appended to the log (`record`). On Prism 2.62 a timer fires
+    with the key's next bundle even before the watermark passes it (apache/beam#35090): what arrives later for
+    that tick is counted late.
     """
 
     def __init__(self, step: FoldStep, tick_micros: int = DEFAULT_TICK_MICROS, cache: bool = True):

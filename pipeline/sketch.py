@@ -29,7 +29,6 @@ NUM_PERM = 128
 BANDS = 12
 ROWS = 1
 _WORD = re.compile(r"\w+", re.UNICODE)
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 _SEEDS = np.array([int.from_bytes(hashlib.blake2b(f"perm{i}".encode(), digest_size=8).digest(), "little")
                    for i in range(NUM_PERM)], dtype=np.uint64)
 _CHANCE = 1.0 / 256.0
@@ -77,19 +76,23 @@ def shingles(title: str, text: str, k: int = SHINGLE_WORDS) -> set[str]:
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place on `x` (uint64 arithmetic wraps, as the 64-bit original does)."""
     with np.errstate(over="ignore"):
-        z = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
-        return z ^ (z >> np.uint64(31))
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        return x
 
 
 def minhash(items: set[str]) -> np.ndarray:
     """The NUM_PERM MinHash minima (uint64) of `items`; all-ones for the empty set."""
     if not items:
         return np.full(NUM_PERM, 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)
-    hashed = np.array(sorted(int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
-                             for s in items), dtype=np.uint64)
+    digests = b"".join(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest() for s in items)
+    hashed = np.frombuffer(digests, dtype="<u8").astype(np.uint64)  # each shingle's 64-bit hash, little-endian
     return _splitmix64(hashed[:, None] ^ _SEEDS[None, :]).min(axis=0)
 
 
@@ -104,7 +107,7 @@ def band_keys(minima: np.ndarray) -> list[str]:
 
 def sketch_of(items: set[str], minima: np.ndarray | None = None) -> Sketch:
     minima = minhash(items) if minima is None else minima
-    return Sketch(size=len(items), signature=bytes((minima & np.uint64(0xFF)).astype(np.uint8).tolist()))
+    return Sketch(size=len(items), signature=(minima & np.uint64(0xFF)).astype(np.uint8).tobytes())
 
 
 def sketch_text(title: str, text: str) -> tuple[Sketch, list[str]]:
