@@ -211,8 +211,8 @@ def flush_cost(args, horizon_n: int, touched: int = 10) -> list[dict]:
             changes = {key: state[key] for key in recent[name]}
             whole = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
             delta = pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL)
-            whole_ms = timed(lambda: pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
-            delta_ms = timed(lambda: pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL))
+            whole_ms = timed(lambda state=state: pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
+            delta_ms = timed(lambda changes=changes: pickle.dumps((CHANGES, changes), protocol=pickle.HIGHEST_PROTOCOL))
             rows.append({"articles_in_horizon": i, "shard_keys": len(shards), "sub_keys_in_shard": len(state),
                          "members_in_shard": sum(len(v) for v in state.values()),
                          "pickled_kb": round(len(whole) / 1024), "read_plus_write_ms_min": round(whole_ms[0], 1),

@@ -14,7 +14,7 @@ import time
 from typing import Any, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import (
     IllegalSaslStateError,
     KafkaConnectionError,
@@ -257,9 +257,38 @@ def ensure_topics(kafka: KafkaSettings, names: Iterable[str] | None = None, time
             except TopicAlreadyExistsError:
                 pass
         _wait_for_topics(admin, [t.name for t in wanted], timeout)
+        _raise_size_floors(admin, [t for t in wanted if t.name not in created], kafka.create_topics)
         return created
     finally:
         admin.close()
+
+
+SIZE_FLOOR = "max.message.bytes"
+
+
+def _raise_size_floors(admin: KafkaAdminClient, existing: list[Topic], allowed: bool) -> list[str]:
+    """Existing topics whose record-size limit is below what nkru writes to them (the canonical topic's latest
+    states may pass Kafka's 1 MB default): raised when nkru manages topics (`kafka.create_topics`), else each is
+    named in a warning with the command that raises it. Returns the topics still too small."""
+    floors = {t.name: int(dict(t.configs)[SIZE_FLOOR]) for t in existing if SIZE_FLOOR in dict(t.configs)}
+    if not floors:
+        return []
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={SIZE_FLOOR: None})
+                                        for name in floors], config_filter="all")
+    small = {name: int(described["topic"][name][SIZE_FLOOR]["value"]) for name in floors
+             if int(described["topic"][name][SIZE_FLOOR]["value"]) < floors[name]}
+    if small and allowed:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={SIZE_FLOOR: str(floors[name])})
+                             for name in small])
+        for name, value in small.items():
+            log.info("raised %s of topic %s from %d to %d", SIZE_FLOOR, name, value, floors[name])
+        return []
+    for name, value in small.items():
+        log.warning("topic %s allows records of %d bytes, nkru may write up to %d (kafka.create_topics=false, so "
+                    "nkru leaves it): kafka-configs.sh --bootstrap-server HOST:PORT --alter --entity-type topics "
+                    "--entity-name %s --add-config %s=%d", name, value, floors[name], name, SIZE_FLOOR,
+                    floors[name])
+    return sorted(small)
 
 
 def _wait_for_topics(admin: KafkaAdminClient, names: list[str], timeout: float) -> None:

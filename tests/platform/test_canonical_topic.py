@@ -45,3 +45,55 @@ def test_a_latest_state_over_a_megabyte_is_written_and_read_back(kafka_settings)
     finally:
         consumer.close()
     assert len(got) == 1 and canonical.decode(got[0]) == event
+
+
+def _size_limit(settings, name: str) -> int:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from connectors.kafka_io import make_admin
+
+    admin = make_admin(settings)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                                           configs={"max.message.bytes": None})], config_filter="all")
+    finally:
+        admin.close()
+    return int(described["topic"][name]["max.message.bytes"]["value"])
+
+
+def _lower_limit(settings, name: str) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from connectors.kafka_io import make_admin
+
+    admin = make_admin(settings)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={"max.message.bytes": "1048588"})])
+    finally:
+        admin.close()
+
+
+def test_a_canonical_topic_made_with_the_old_limit_is_raised_when_nkru_manages_topics(kafka_settings, caplog):
+    """Topics created before the 8 MB limit keep Kafka's 1 MB: `ensure_topics` raises it (create_topics=true)."""
+    from connectors.kafka_io import ensure_topics
+
+    name = topic(CANONICAL, kafka_settings.topic_prefix).name
+    _lower_limit(kafka_settings, name)
+    assert _size_limit(kafka_settings, name) == 1048588
+    with caplog.at_level("INFO", logger="connectors.kafka_io"):
+        assert ensure_topics(kafka_settings) == []
+    assert _size_limit(kafka_settings, name) == MAX_RECORD_BYTES
+    assert any("raised max.message.bytes" in r.getMessage() and name in r.getMessage() for r in caplog.records)
+
+
+def test_a_topic_too_small_is_named_with_the_fix_when_nkru_may_not_change_topics(kafka_settings, caplog):
+    from connectors.kafka_io import ensure_topics
+
+    name = topic(CANONICAL, kafka_settings.topic_prefix).name
+    _lower_limit(kafka_settings, name)
+    managed_elsewhere = kafka_settings.model_copy(update={"create_topics": False})
+    with caplog.at_level("WARNING", logger="connectors.kafka_io"):
+        ensure_topics(managed_elsewhere)
+    assert _size_limit(kafka_settings, name) == 1048588  # left alone
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and name in r.getMessage()]
+    assert len(warned) == 1 and f"--entity-name {name} --add-config max.message.bytes={MAX_RECORD_BYTES}" in warned[0]
