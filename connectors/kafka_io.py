@@ -269,25 +269,37 @@ SIZE_FLOOR = "max.message.bytes"
 def _raise_size_floors(admin: KafkaAdminClient, existing: list[Topic], allowed: bool) -> list[str]:
     """Existing topics whose record-size limit is below what nkru writes to them (the canonical topic's latest
     states may pass Kafka's 1 MB default): raised when nkru manages topics (`kafka.create_topics`), else each is
-    named in a warning with the command that raises it. Returns the topics still too small."""
+    named in a warning with the command that raises it. A broker that refuses to describe or alter topic configs
+    (no permission) is warned about, not fatal. Returns the topics that may still be too small."""
     floors = {t.name: int(dict(t.configs)[SIZE_FLOOR]) for t in existing if SIZE_FLOOR in dict(t.configs)}
     if not floors:
         return []
-    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={SIZE_FLOOR: None})
-                                        for name in floors], config_filter="all")
-    small = {name: int(described["topic"][name][SIZE_FLOOR]["value"]) for name in floors
-             if int(described["topic"][name][SIZE_FLOOR]["value"]) < floors[name]}
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                                           configs={SIZE_FLOOR: None}) for name in floors],
+                                           config_filter="all")
+        limits = {name: int(described["topic"][name][SIZE_FLOOR]["value"]) for name in floors}
+    except (KafkaError, KeyError, TypeError, ValueError) as exc:  # e.g. no DescribeConfigs permission
+        log.warning("could not read %s of topics %s (%s); records over Kafka's default of 1 MB may be refused",
+                    SIZE_FLOOR, ", ".join(floors), exc)
+        return sorted(floors)
+    small = {name: value for name, value in limits.items() if value < floors[name]}
     if small and allowed:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={SIZE_FLOOR: str(floors[name])})
-                             for name in small])
-        for name, value in small.items():
-            log.info("raised %s of topic %s from %d to %d", SIZE_FLOOR, name, value, floors[name])
-        return []
+        try:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                                configs={SIZE_FLOOR: str(floors[name])}) for name in small])
+        except KafkaError as exc:
+            log.warning("could not raise %s of topics %s (%s)", SIZE_FLOOR, ", ".join(small), exc)
+        else:
+            for name, value in small.items():
+                log.info("raised %s of topic %s from %d to %d", SIZE_FLOOR, name, value, floors[name])
+            return []
     for name, value in small.items():
-        log.warning("topic %s allows records of %d bytes, nkru may write up to %d (kafka.create_topics=false, so "
-                    "nkru leaves it): kafka-configs.sh --bootstrap-server HOST:PORT --alter --entity-type topics "
-                    "--entity-name %s --add-config %s=%d", name, value, floors[name], name, SIZE_FLOOR,
-                    floors[name])
+        log.warning("topic %s allows records of %d bytes, nkru may write up to %d (%s): kafka-configs.sh "
+                    "--bootstrap-server HOST:PORT --alter --entity-type topics --entity-name %s --add-config %s=%d",
+                    name, value, floors[name],
+                    "nkru could not raise it" if allowed else "kafka.create_topics=false, so nkru leaves it",
+                    name, SIZE_FLOOR, floors[name])
     return sorted(small)
 
 
