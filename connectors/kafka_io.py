@@ -271,7 +271,7 @@ def _raise_size_floors(admin: KafkaAdminClient, existing: list[Topic], allowed: 
     states may pass Kafka's 1 MB default): raised when nkru manages topics (`kafka.create_topics`), else each is
     named in a warning with the command that raises it. A broker that refuses to describe or alter topic configs
     (no permission) is warned about, not fatal. Returns the topics that may still be too small."""
-    floors = {t.name: int(dict(t.configs)[SIZE_FLOOR]) for t in existing if SIZE_FLOOR in dict(t.configs)}
+    floors = {t.name: int(floor) for t in existing if (floor := dict(t.configs).get(SIZE_FLOOR)) is not None}
     if not floors:
         return []
     try:

@@ -22,7 +22,6 @@ through `cluster_id` / `duplicate_of`), not articles.
 from __future__ import annotations
 
 import bisect
-import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,14 +55,6 @@ class EventState:
     figures: dict[str, dict[bool, tuple[int, int, Quantity]]] = field(default_factory=dict)
     parent: dict[str, str] = field(default_factory=dict)  # syndication clusters (union-find over article ids)
     clusters: int = 0
-
-    def copy(self) -> EventState:
-        """A copy whose containers can be changed without touching this one (their items are immutable)."""
-        new = copy.copy(self)
-        new.refs, new.actors, new.claims = list(self.refs), dict(self.actors), list(self.claims)
-        new.claim_keys, new.parent = set(self.claim_keys), dict(self.parent)
-        new.figures = {name: dict(best) for name, best in self.figures.items()}
-        return new
 
     def add(self, m: EventMention) -> None:
         """Take in the next mention (in the fixed order)."""
@@ -136,9 +127,9 @@ class EventState:
             claims=[claim for *_, claim in self.claims] if latest else [], ontology_version=self.ontology_version)
 
 
-def fold(event_id: str, mentions: list[EventMention], state: EventState | None = None) -> EventState:
-    """`state` (or a new event) after `mentions`, in order."""
-    state = state.copy() if state is not None else EventState(event_id=event_id, type=mentions[0].event.type)
+def fold(event_id: str, mentions: list[EventMention]) -> EventState:
+    """A new event after `mentions`, in order."""
+    state = EventState(event_id=event_id, type=mentions[0].event.type)
     for m in mentions:
         state.add(m)
     return state
@@ -162,7 +153,8 @@ class BuildStep:
         return placed.order
 
     def run(self, key: str, state: EventState | None, values: list[Placed]):
-        state = state.copy() if state is not None else EventState(event_id=key, type=values[0].mention.event.type)
+        # changed in place, as the fold's shard is: its outputs are built from copies of its containers
+        state = state if state is not None else EventState(event_id=key, type=values[0].mention.event.type)
         out: list[CanonicalEvent | Latest] = []
         for placed in values:
             state.add(placed.mention)

@@ -266,17 +266,21 @@ def event_days(view: EventView, settings: MergeSettings) -> Interval | None:
     return days if days is not None and days[1] - days[0] < settings.dated_span_days * DAY else None
 
 
-def fixes_a_day(mention: EventMention) -> bool:
-    """The mention's text fixes a day (not a month: "in July" fits a season of reports)."""
+def fixed_day(mention: EventMention) -> Interval | None:
+    """The day the mention's text fixes, if it fixes one (not a month: "in July" fits a season of reports)."""
     fixed = fixed_interval(mention)
-    return fixed is not None and fixed[1] - fixed[0] < DAY
+    return fixed if fixed is not None and fixed[1] - fixed[0] < DAY else None
+
+
+def fixes_a_day(mention: EventMention) -> bool:
+    return fixed_day(mention) is not None
 
 
 def dated_reference(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
-    """The mention's text fixes a day (`fixes_a_day`) that is one of the event's days (`event_days`) or next
+    """The mention's text fixes a day (`fixed_day`) that is one of the event's days (`event_days`) or next
     to them."""
-    days = event_days(view, settings)
-    return fixes_a_day(mention) and days is not None and gap(fixed_interval(mention), days) <= DAY
+    day, days = fixed_day(mention), event_days(view, settings)
+    return day is not None and days is not None and gap(day, days) <= DAY
 
 
 def referable(view: EventView, clock: int | None, settings: MergeSettings) -> bool:
