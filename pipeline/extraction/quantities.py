@@ -277,6 +277,10 @@ _MONTH_NEAR = re.compile(
     r"oct|nov|dec)[a-z]*\b|^\s?(?:일|월|년|日)|^[,]?\s*(?:19|20)\d\d", re.IGNORECASE)
 
 
+# a hedge or lower bound before a year-like number makes it a count: years are not "nearly" or "more than"
+_COUNT_BEFORE = re.compile(rf"(?<!\w)(?:{_APPROX}|{_LOWER}|as many as)\s+$", re.IGNORECASE)
+
+
 def _looks_like_date(text: str, m: re.Match[str]) -> bool:
     before = text[max(0, m.start("a") - 12):m.start("a")]
     after = text[m.end("a"):m.end("a") + 12]
@@ -284,7 +288,7 @@ def _looks_like_date(text: str, m: re.Match[str]) -> bool:
         return False
     value = number_value(m.group("a"))
     if value is not None and 1900 <= value <= 2100 and float(value).is_integer() and "," not in m.group("a"):
-        return True
+        return not _COUNT_BEFORE.search(before)  # "nearly 2000 containers" counts; "in 2000" is a year
     return bool(_MONTH_NEAR.search(before) or _MONTH_NEAR.match(after))
 
 

@@ -46,6 +46,8 @@ def figures(text: str, ontology) -> dict[str, tuple]:
     ("4천700여 명의 사상자", "killed_or_wounded", (4700, 4700, True, False)),
     ("sekitar 20 personel militer", "troops", (20, 20, True, False)),
     ("a ballistic missile launcher", "launchers", (1, 1, False, False)),
+    ("nearly 2000 containers of weapons", "containers", (2000, 2000, True, False)),  # year-like, hedged: a count
+    ("more than 1950 troops", "troops", (1950, None, False, False)),
 ])
 def test_figure_forms(ontology, text, name, expected):
     assert figures(text, ontology)[name] == expected
@@ -56,6 +58,7 @@ def test_figure_forms(ontology, text, name, expected):
     ("soldiers of the 11th Corps", 11),                    # an ordinal
     ("on December 30, 2023, troops moved", 30),            # a date
     ("in 2024, 3,000 troops were sent", 2024),             # a year
+    ("since 2022 troops have rotated", 2022),              # a year before the noun
     ("a 25% chance that troops stay", 25),                 # a percentage
 ])
 def test_non_figures(ontology, text, number):
