@@ -36,6 +36,8 @@ _PLACE_NOISE = {"region", "oblast", "province", "krai", "city", "the", "of", "ne
                 "republic", "special", "economic", "zone", "headquarters", "square"}
 _PRECISION = {"country": 0, "region": 1, "city": 2, "exact": 3}
 ROUTE_TYPES = {"weapons_transfer", "technology_transfer"}  # origin and destination are both "the place"
+# types whose figures are running totals: containers shipped, troops sent, soldiers killed, prisoners taken
+RUNNING_TOTAL_TYPES = frozenset(ROUTE_TYPES | {"troop_deployment", "casualties", "prisoners_captured"})
 WINDOW_DAYS = {
     "leader_meeting_or_visit": 4, "treaty_or_agreement": 7, "official_confirmation": 5, "official_denial": 5,
     "sanctions_or_condemnation": 5, "military_exercise_or_training": 7, "other": 5, "economic_cooperation": 7,
@@ -56,6 +58,8 @@ class MergeSettings:
     background_extra: float = 2.0  # a link between a lede and a background mention needs this much more fit
     horizon_days: int = 21  # a story takes no article this long (article time) after its first report
     reach_days: int = 90  # a dated reference (lede to lede) joins an event up to this long after its latest report
+    running_total_types: frozenset[str] = RUNNING_TOTAL_TYPES  # a larger count is the same event, counted on ...
+    total_growth: float = 1.2  # ... from this many times the event's largest figure of that count (to 10 times)
     dated_span_days: int = 7  # ... whose days are known to within this span
     text_window_days: int = 7  # evidence-term similarity links articles at most this far apart ...
     text_min: float = 0.25  # ... from this similarity on (idf-weighted share of the article's terms)
@@ -227,7 +231,7 @@ class EventView:
 
 
 def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
-              dated_by_lede: bool = False) -> list[int] | None:
+              dated_by_lede: bool = False, running: bool = False) -> list[int] | None:
     """Distances (micros) from the mention to the event on every time both have; None when one is too far.
 
     A reprint (another article of a syndication cluster already in the event) repeats its original whenever
@@ -235,7 +239,8 @@ def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
     taken to report something of the last `lookback_days`, unless `dated_by_lede`: its article's lede put a
     dated mention in this event ("The summit was held on 2 April. The leaders also signed…"); then the lede's
     date places it, and its own publication time counts at most as far as the window (no veto).
-    A dated reference (`dated_reference`) is compared on the day its text fixes alone.
+    A dated reference (`dated_reference`) is compared on the day its text fixes alone; a `running` total (one
+    that `running_total` lets past the window) on nothing: its time is neither for nor against it.
     """
     window, lookback = settings.window(mention.event.type), settings.lookback_days * DAY
     if mention.article_id not in view.articles and same_cluster(mention, view):
@@ -243,6 +248,8 @@ def time_gaps(mention: EventMention, view: EventView, settings: MergeSettings,
     report, fixed = report_interval(mention.published), fixed_interval(mention)
     if dated_reference(mention, view, settings):
         return [gap(fixed, event_days(view, settings))]
+    if running:
+        return []
     gaps = []
     if report is not None and view.anchor is not None:
         far = gap(report, view.anchor)
@@ -283,11 +290,32 @@ def dated_reference(mention: EventMention, view: EventView, settings: MergeSetti
     return day is not None and days is not None and gap(day, days) <= DAY
 
 
+def running_total(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
+    """The mention reports a larger figure of a count the event has (the same family, from `total_growth` to
+    10 times the event's largest), for a type whose counts accumulate (`running_total_types`: containers
+    shipped, troops sent, casualties): a later report of the same running event ("nearly 2,000 containers" six
+    weeks after "as many as 1,000"; the issue's "NIS 1,500 → 10,000–12,000"). A smaller or equal figure is no
+    evidence: it may be the old one recalled."""
+    if mention.event.type not in settings.running_total_types or mention.event.type != view.type:
+        return False
+    for name, quantity in mention.event.quantities.items():
+        known = [x for other in view.figures.get(quantity_family(name), []) if not other.vague
+                 and (x := midpoint(other))]
+        value = None if quantity.vague else midpoint(quantity)
+        if value and known and settings.total_growth * max(known) <= value <= 10 * max(known):
+            return True
+    return False
+
+
 def referable(view: EventView, clock: int | None, settings: MergeSettings) -> bool:
-    """Whether a dated reference from another story may join the event at article time `clock`: a lede event
-    with known days, last reported at most `reach_days` before."""
+    """Whether a reference from another story may join the event at article time `clock`: a lede event last
+    reported at most `reach_days` before, with known days (for a `dated_reference`) or figures of a count
+    that accumulates (for a `running_total`)."""
     return view.lede and view.latest is not None and clock is not None \
-        and clock - view.latest <= settings.reach_days * DAY and event_days(view, settings) is not None
+        and clock - view.latest <= settings.reach_days * DAY \
+        and (event_days(view, settings) is not None
+             or (view.type in settings.running_total_types and any(
+                 not q.vague for figures in view.figures.values() for q in figures)))
 
 
 def past_window(mention: EventMention, view: EventView, settings: MergeSettings) -> bool:
@@ -320,14 +348,14 @@ def _time_score(gaps: list[int], exact: bool, window: int) -> float:
 
 
 def fit(mention: EventMention, view: EventView, settings: MergeSettings, in_story: bool = False,
-        dated_by_lede: bool = False) -> Fit | None:
+        dated_by_lede: bool = False, running: bool = False) -> Fit | None:
     """How much evidence there is that `mention` reports the event of `view`; None when it cannot.
 
     `in_story`: the mention's article is in the event's story already; then places are apart only when both
     are more precise than a country (a story's "sent to Russia" and "fighting in Ukraine" are one deployment).
     """
     event = mention.event
-    gaps = time_gaps(mention, view, settings, dated_by_lede)
+    gaps = time_gaps(mention, view, settings, dated_by_lede, running)
     if gaps is None:
         return None
     report, fixed = report_interval(mention.published), fixed_interval(mention)

@@ -30,12 +30,15 @@ references would tie every story of the season into one event. So the decision i
    lede mention without a date of its own may join the event its article's lede dated). The one way out of
    the story is a dated reference (`merge_match.dated_reference`): a lede mention whose text fixes the day of
    a lede event of another story, open or closed, reported too long ago for the windows (up to `reach_days`
-   before: "The visit took place on 11–13 July", two months later) joins that event. Shared words and facts
-   alone never reach past the windows: the reports of one long-running situation (Kursk, the Rajin port)
-   share places, figures and names for months, while their news are separate events.
+   before: "The visit took place on 11–13 July", two months later) joins that event. So does a running total
+   (`merge_match.running_total`): a lede transfer mention whose count of what was shipped has grown past the
+   lede event's ("nearly 2,000 containers" six weeks after "as many as 1,000"); the article's other mentions
+   of that type follow its lede there, so the report is an update of the transfer, not a new one. Shared
+   words and facts alone never reach past the windows: the reports of one long-running situation (Kursk, the
+   Rajin port) share places, figures and names for months, while their news are separate events.
 
 Only `EventView`s and term hashes are kept (sets of actors, places, figures, clusters, terms: no texts), so
-the state of this fold stays small: open stories whole, and of closed ones the events a dated reference may still
+the state of this fold stays small: open stories whole, and of closed ones the events a reference may still
 join (`StoryIndex.past`); mentions themselves go on to `pipeline.merge_build`, keyed by event.
 """
 
@@ -55,6 +58,7 @@ from pipeline.merge_match import (
     precise,
     referable,
     report_interval,
+    running_total,
 )
 from pipeline.merge_text import article_terms, closest, coverage
 from pipeline.stages import stable_id
@@ -136,8 +140,8 @@ class StoryIndex:
     past: list[tuple[str, EventView]] = field(default_factory=list)  # (story id, event) of closed stories
 
     def referable(self, story: Story, settings: MergeSettings) -> list[tuple[str, EventView]]:
-        """The events outside `story` a dated reference may join now (`merge_match.referable`), of open and
-        closed stories alike, so when a story closes changes nothing."""
+        """The events outside `story` a reference (dated, or a running total) may join now
+        (`merge_match.referable`), of open and closed stories alike, so when a story closes changes nothing."""
         found = [(other.story_id, view) for other in self.stories if other is not story for view in other.events]
         return [(story_id, view) for story_id, view in found + self.past if referable(view, self.clock, settings)]
 
@@ -253,22 +257,29 @@ def undated_score(article: ArticleMentions, story: Story, index: StoryIndex, set
 def place(article: ArticleMentions, story: Story, settings: MergeSettings,
           other_events: list[tuple[str, EventView]] = ()) -> list[Placed]:
     """Each mention into the best-fitting event of its type in `story`, or a new one there. A lede mention may
-    instead join one of `other_events` (of other stories, open or closed) when it is a dated reference to it and
-    its article appeared past the event's window; the article's other lede mentions may follow it there
-    (`dated_by_lede`)."""
+    instead join one of `other_events` (of other stories, open or closed) when it is a dated reference or a
+    running total to it and its article appeared past the event's window; the article's other mentions may
+    follow it there (`dated_by_lede`: its lede places them in time)."""
     placed, lede_events, joined_elsewhere = [], set(), {}
     for position, mention in enumerate(article.mentions):
         best, top, home = None, float("-inf"), story.story_id
         lede = mention.mention_id in article.ledes
         candidates = [(story.story_id, view) for view in story.events] + list(joined_elsewhere.values())
+        running = set()
         if lede:
-            candidates += [(story_id, view) for story_id, view in other_events
-                           if view.event_id not in joined_elsewhere and dated_reference(mention, view, settings)
-                           and past_window(mention, view, settings)]
+            for story_id, view in other_events:
+                if view.event_id in joined_elsewhere or not past_window(mention, view, settings):
+                    continue
+                if dated_reference(mention, view, settings):
+                    candidates.append((story_id, view))
+                elif running_total(mention, view, settings):
+                    candidates.append((story_id, view))
+                    running.add(view.event_id)
         for story_id, view in candidates:
             if view.type == mention.event.type and (got := fit(
                     mention, view, settings, in_story=story_id == story.story_id,
-                    dated_by_lede=lede and view.event_id in lede_events)) is not None and got.total > top:
+                    dated_by_lede=view.event_id in lede_events and (lede or view.event_id in joined_elsewhere),
+                    running=view.event_id in running)) is not None and got.total > top:
                 best, top, home = view, got.total, story_id
         if best is None:
             best = EventView(event_id=stable_id("event", mention.event.type, mention.mention_id), type=mention.event.type)
@@ -280,6 +291,12 @@ def place(article: ArticleMentions, story: Story, settings: MergeSettings,
                 joined_elsewhere[best.event_id] = (home, best)
         placed.append(Placed(best.event_id, home, (article.order, position), mention))
     return placed
+
+
+def counts_up(mention: EventMention, settings: MergeSettings) -> bool:
+    """The mention states a figure of a type whose counts accumulate: it may report a running total."""
+    return mention.event.type in settings.running_total_types and any(
+        not q.vague for q in mention.event.quantities.values())
 
 
 def by_article(mentions: list[EventMention], settings: MergeSettings) -> list[ArticleMentions]:
@@ -300,7 +317,7 @@ class AssignStep:
 
     settings: MergeSettings = field(default_factory=MergeSettings)
     max_stories: int = 5_000
-    max_past: int = 20_000  # events of closed stories kept for dated references
+    max_past: int = 20_000  # events of closed stories kept for references
     namespace: str = "merge"
 
     def order_key(self, mention: EventMention):
@@ -322,15 +339,16 @@ class AssignStep:
                 story.first_report = report[0] if story.first_report is None else min(story.first_report, report[0])
             if article.dated:
                 index.clock = article.order[0] if index.clock is None else max(index.clock, article.order[0])
-            reference = any(m.mention_id in article.ledes and fixes_a_day(m) for m in article.mentions)
-            others = index.referable(story, self.settings) if reference else []  # only a dated lede can use them
+            reference = any(m.mention_id in article.ledes and (fixes_a_day(m) or counts_up(m, self.settings))
+                            for m in article.mentions)
+            others = index.referable(story, self.settings) if reference else []  # only such a lede can use them
             out.extend(place(article, story, self.settings, others))
         index.stories = self._prune(index)
         return index, out
 
     def _prune(self, index: StoryIndex) -> list[Story]:
         """Stories past the horizon (article time) take no more articles; the oldest go past `max_stories`. Of a
-        closed story only the events a dated reference may still join are kept (`past`), while in reach."""
+        closed story only the events a reference may still join are kept (`past`), while in reach."""
         kept = [s for s in index.stories if not closed(s, index.clock, self.settings)]
         kept = kept[-self.max_stories:]
         kept_ids = {id(s) for s in kept}

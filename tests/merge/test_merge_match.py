@@ -17,6 +17,7 @@ from pipeline.merge_match import (
     quantity_family,
     referable,
     report_interval,
+    running_total,
 )
 from schemas.records import Location, parse_timestamp
 
@@ -154,3 +155,41 @@ def test_a_dated_reference_reaches_lede_events_with_known_days_up_to_reach_days(
     assert referable(view, latest + S.reach_days * DAY, S) and not referable(view, latest + S.reach_days * DAY + 1, S)
     view.lede = False
     assert not referable(view, latest, S)
+
+
+def test_a_larger_count_of_what_was_shipped_is_a_running_total_of_the_transfer(make_mention):
+    """"Nearly 2,000 containers" six weeks after "as many as 1,000": the same transfer, counted further."""
+    ship = {"type": "weapons_transfer", "actors": ("PRK", "RUS")}
+    shipped = view_of(make_mention("a", published="2023-10-16T08:00:00Z", quantities={"containers": (None, 1000)},
+                                   **ship))
+
+    def later(quantities, **kw):
+        return make_mention("b", published="2023-11-29T08:00:00Z", quantities=quantities, **{**ship, **kw})
+
+    grown = later({"containers": 2000})
+    assert running_total(grown, shipped, S)
+    assert fit(grown, shipped, S) is None  # past the window: only as a running total ...
+    assert fit(grown, shipped, S, running=True) is not None  # ... does its time not count against it
+    assert not running_total(later({"containers": 1000}), shipped, S)  # the same figure may be the old one recalled
+    assert not running_total(later({"containers": 900}), shipped, S)
+    assert not running_total(later({"containers": 20_000}), shipped, S)  # ten times more: something else
+    assert not running_total(later({"shells": 2000}), shipped, S)  # another count
+    assert not running_total(later({"containers": 2000}, type="troop_deployment"), shipped, S)  # another type
+    troops = view_of(make_mention("a", published="2024-10-18T08:00:00Z", quantities={"troops": 1_500}))
+    assert running_total(make_mention("b", published="2024-11-20T08:00:00Z", quantities={"troops": (10_000, 12_000)}),
+                         troops, S)  # the force sent, counted further
+    fair = {"type": "economic_cooperation", "actors": ("PRK", "RUS")}
+    deal = view_of(make_mention("a", published="2024-10-18T08:00:00Z", quantities={"cost_usd": 1_000_000}, **fair))
+    assert not running_total(make_mention("b", published="2024-11-20T08:00:00Z", quantities={"cost_usd": 2_000_000},
+                                          **fair), deal, S)  # a price is not a running count
+
+
+def test_a_lede_transfer_with_figures_stays_referable_for_a_running_total(make_mention):
+    shipped = view_of(make_mention("a", published="2023-10-16T08:00:00Z", quantities={"containers": 1000},
+                                   type="weapons_transfer"))
+    shipped.anchor = shipped.dates = None  # no days known: no dated reference, but a count
+    assert event_days(shipped, S) is None
+    assert referable(shipped, shipped.latest + S.reach_days * DAY, S)
+    assert not referable(shipped, shipped.latest + S.reach_days * DAY + 1, S)
+    shipped.figures = {}
+    assert not referable(shipped, shipped.latest, S)

@@ -261,3 +261,32 @@ def test_a_dated_article_joins_no_story_past_its_horizon_whether_or_not_it_was_p
     assert run_in_flushes(mentions)[1] == in_one_run(mentions)
     assert stories["u"] == stories["a"] != stories["c"]
     assert ("c", "u") in events_by_articles(merge_batch(mentions, MergeSettings(horizon_days=60)))  # the fit is there
+
+
+def shipments(make_mention, later_figure, later_published="2023-11-29T08:00:00Z"):
+    """A port's shipments reported on 16-17 October with a count, other news, and a wire report weeks later
+    whose lede gives the count again (`later_figure`) and whose body repeats it with the port."""
+    ship = {"type": "weapons_transfer", "actors": ("PRK", "RUS")}
+    reports = [make_mention("s1", published="2023-10-16T08:00:00Z", quantities={"containers": (None, 1000)},
+                            text="Officials said as many as 1,000 containers went by ship", **ship),
+               make_mention("s2", published="2023-10-17T08:00:00Z", place="Rajin", quantities={"containers": 1000},
+                            text="Satellite images show ships at the port loading 1,000 containers", **ship)]
+    news = [make_mention(f"n{i}", published=f"2023-11-{10 + i:02d}T08:00:00Z", type="economic_cooperation",
+                         text=f"A trade fair number {i} opened with grain and timber stands") for i in range(3)]
+    wire = [make_mention("w", published=later_published, quantities={"containers": later_figure}, start=0,
+                         text="The North has shipped about 2,000 containers of arms", **ship),
+            make_mention("w", index=1, published=later_published, quantities={"containers": later_figure},
+                         start=400, place="Dunai", text="Ships carried the containers from the port to Dunai",
+                         **ship)]
+    return reports + news + wire
+
+
+def test_a_later_larger_count_of_a_transfer_joins_it_with_the_article_s_other_mentions(make_mention):
+    mentions = shipments(make_mention, 2000)
+    events = events_by_articles(merge_batch(mentions))
+    assert ("s1", "s2", "w") in events and ("w",) not in events  # lede and body: no event of its own
+    assert run_in_flushes(mentions)[1] == in_one_run(mentions)
+    for not_more in (1000, 500):  # the old figure recalled, or a smaller one: the windows decide
+        assert ("w",) in events_by_articles(merge_batch(shipments(make_mention, not_more)))
+    too_late = shipments(make_mention, 2000, "2024-03-01T08:00:00Z")  # > reach_days after the last report
+    assert ("w",) in events_by_articles(merge_batch(too_late))
