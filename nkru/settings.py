@@ -72,6 +72,9 @@ class ProcessSettings(BaseModel):
     restart: Literal["rebuild", "resume"] = Field(
         "rebuild", description="rebuild: re-read the raw topic's retained horizon to rebuild dedup/merge state, "
         "writing nothing already written; resume: start at the committed offsets with empty state")
+    dedup_layout: Literal["auto", "single", "sharded"] = Field(
+        "auto", description="the streaming job's dedup folds: single (one key: fastest on one machine), sharded "
+        "(64 id and 192 band keys, spread over workers); auto: single on prism, else sharded")
     ontology: Path | None = Field(None, description="ontology YAML (default: the bundled one)")
     alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
 
@@ -82,6 +85,12 @@ class ProcessSettings(BaseModel):
             raise ValueError("the direct runner runs bounded replays only (nkru replay); the streaming job runs on "
                              "prism, flink or another streaming runner")
         return value
+
+    def dedup_layout_for_runner(self) -> str:
+        """`dedup_layout` with "auto" decided: one key on Prism (one machine), shard keys on any other runner."""
+        if self.dedup_layout != "auto":
+            return self.dedup_layout
+        return "single" if self.runner.lower() in ("prism", "prismrunner") else "sharded"
 
 
 class ObservabilitySettings(BaseModel):

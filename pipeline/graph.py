@@ -27,6 +27,7 @@ class GraphConfig:
     ontology_path: Path | None = None
     rules_path: Path | None = None
     options: dict = field(default_factory=dict)
+    dedup_layout: str = "sharded"  # of the dedup folds on a stream: "sharded" or "single" (`DeduplicateArticles`)
 
     def ontology(self):
         return load_ontology(self.ontology_path)
@@ -48,7 +49,8 @@ def build_graph(articles: beam.PCollection, config: GraphConfig, upstream_dead: 
     """Wire the stages onto `articles` (a PCollection of RawArticle); return every output."""
     ontology = config.ontology()
     extracted = articles | "ExtractEvents" >> ExtractEvents(ontology)
-    enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles()
+    enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles(
+        layout=config.dedup_layout)
     mentions = enriched | "ExplodeMentions" >> ExplodeMentions()
     merged = mentions | "MergeEvents" >> MergeEvents()
     alerts = merged["revisions"] | "RaiseAlerts" >> RaiseAlerts(config.rules())

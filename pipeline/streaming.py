@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -238,6 +239,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, settings: Settings, config
     if frontier:
         log.info("rebuilding state from the retained raw topic; writing only past offsets %s", frontier)
     read = pipeline | "ReadRawArticles" >> ReadArticlesFromKafka(read_config)
+    config = replace(config, dedup_layout=settings.process.dedup_layout_for_runner())
     out = build_graph(read.articles, config, upstream_dead=[read[DEAD]])
     out.enriched | "WriteEnriched" >> beam.ParDo(WritePerArticleFn(
         kafka, T.topic(T.ENRICHED, prefix), frontier, _enriched_position,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,51 @@ def test_folding_a_key_tick_by_tick_equals_folding_it_as_the_timers_flush():
     assert folded[:-1] == flushes
     assert folded == [(10, ["a|0|a0,a1", "b|0|b1"]), (20, ["a|1|a2"]), (30, ["b|1|b2"]),
                       (30, ["a|end after 2", "b|end after 2"])]
+
+
+# ---------------------------------------------------------------- the three folds as one (a live stream)
+
+def held(shards) -> dict:
+    """What a `ShardSet` holds, comparable: shard → sub-key → (pickled sub-state, clock), and each newest clock."""
+    return {name: ({k: (pickle.dumps(v), shard.clocks[k]) for k, v in shard.states.items()}, shard.newest)
+            for name, shard in shards.shards.items()}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_single_fold_gives_the_three_folds_verdicts_in_any_flushes(seed):
+    """`LiveDedupStep` (dedup on one key) marks every fixture article as the batch folds do, however the
+    stream is cut into flushes; a repeated record of an id is dropped; and its state log read back (the
+    change sets of each flush applied to the last snapshot) is the state it holds."""
+    from pipeline.dedup import LiveDedupStep
+    from pipeline.merge_order import Meta, record, restore
+
+    rng = random.Random(seed)
+    articles = [a for case in CASES for a in load(case)[1]]
+    repeats = [a.model_copy(update={"relevance_score": 0.5}) for a in rng.sample(articles, 3)]
+    expected = {a.article.id: (a.duplicate_of, a.cluster_id) for a in deduplicate_batch(articles + repeats)}
+    assert any(original for original, _ in expected.values())  # copies among them
+    step = LiveDedupStep()
+    # a live stream in article order, several records to a timestamp (a repeated record with its first one);
+    # out of order, an original that arrives after its copy is no longer theirs, in either layout
+    stamps, stamp = {}, 0
+    for article in sorted(articles, key=order_of):
+        stamps.setdefault(article.article.id, stamp)
+        stamp += rng.randint(0, 1)
+    stream = sorted(articles + repeats, key=lambda a: (stamps[a.article.id], step.order_key(a)))
+    state, meta, log, verdicts, dropped = None, Meta(), [], {}, []
+    while stream:
+        cut = rng.randint(1, 9)
+        flush, stream = stream[:cut], stream[cut:]
+        state, out = step.run("dedup", state, flush)
+        for verdict, article in out:
+            if verdict == "first":
+                assert article.article.id not in verdicts
+                verdicts[article.article.id] = (article.duplicate_of, article.cluster_id)
+            else:
+                dropped.append(article.article.id)
+        renew, entry, meta = record(step, state, meta)
+        log = ([] if renew else log) + ([entry] if entry is not None else [])
+        assert held(restore(step, log)) == held(state)
+    assert verdicts == expected
+    records = Counter(a.article.id for a in articles + repeats)  # the fixtures share one wire original
+    assert Counter(dropped) == records - Counter(records.keys()) and len(dropped) >= len(repeats)
