@@ -237,6 +237,8 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the job to catch up")
     parser.add_argument("--sample", type=float, default=2.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--layout", default="auto", choices=("auto", "single", "sharded"),
+                        help="process.layout: how the job's state is keyed (auto: single on Prism)")
     parser.add_argument("--series", type=Path, help="also write every sample here (JSON lines)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--produce", help=argparse.SUPPRESS)  # internal: run as the producer with this config
@@ -266,7 +268,7 @@ def run(args) -> dict:
     ensure_topics(kafka)
     settings = Settings(kafka=kafka, state_dir=Path(tempfile.mkdtemp(prefix="nkru-bench-state-")),
                         observability=ObservabilitySettings(enabled=False),
-                        process=ProcessSettings(group_id=f"bench-{prefix}"))
+                        process=ProcessSettings(group_id=f"bench-{prefix}", layout=args.layout))
     raw, enriched = topic(RAW, prefix).name, topic(ENRICHED, prefix).name
     watch = KafkaConsumer(bootstrap_servers=broker.bootstrap)
     partitions = _partitions(watch, enriched)

@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="articles/s in the latency phase")
     parser.add_argument("--size", type=int, default=600, help="characters of text per article (feed-sized)")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    parser.add_argument("--layout", default="auto", choices=("auto", "single", "sharded"),
+                        help="process.layout: how the job's state is keyed (auto: single on Prism)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -69,7 +71,7 @@ def main() -> None:
     ensure_topics(kafka)
     settings = Settings(kafka=kafka, state_dir=Path(tempfile.mkdtemp(prefix="nkru-bench-state-")),
                         observability=ObservabilitySettings(enabled=False),
-                        process=ProcessSettings(group_id=f"bench-{prefix}"))
+                        process=ProcessSettings(group_id=f"bench-{prefix}", layout=args.layout))
     raw, enriched, alerts = (topic(name, prefix).name for name in (RAW, ENRICHED, ALERTS))
     backlog = synthesise(args.n + args.m, args.size, relevant_share=0.05, sentence_share=0.3, seed=11)
     backlog = [a.model_copy(update={"id": f"{a.id}-{i}", "url": f"https://bench.example/{i}"})

@@ -72,9 +72,10 @@ class ProcessSettings(BaseModel):
     restart: Literal["rebuild", "resume"] = Field(
         "rebuild", description="rebuild: re-read the raw topic's retained horizon to rebuild dedup/merge state, "
         "writing nothing already written; resume: start at the committed offsets with empty state")
-    dedup_layout: Literal["auto", "single", "sharded"] = Field(
-        "auto", description="the streaming job's dedup folds: single (one key: fastest on one machine), sharded "
-        "(64 id and 192 band keys, spread over workers); auto: single on prism, else sharded")
+    layout: Literal["auto", "single", "sharded"] = Field(
+        "auto", description="how the streaming job's state is keyed: single (dedup on one key, merge and alerts on "
+        "another: fastest on one machine), sharded (dedup, merge and alert folds on shard keys that spread over "
+        "workers); auto: single on prism, else sharded")
     ontology: Path | None = Field(None, description="ontology YAML (default: the bundled one)")
     alert_rules: Path | None = Field(None, description="alert rules YAML (default: the bundled one)")
 
@@ -86,10 +87,10 @@ class ProcessSettings(BaseModel):
                              "prism, flink or another streaming runner")
         return value
 
-    def dedup_layout_for_runner(self) -> str:
-        """`dedup_layout` with "auto" decided: one key on Prism (one machine), shard keys on any other runner."""
-        if self.dedup_layout != "auto":
-            return self.dedup_layout
+    def layout_for_runner(self) -> str:
+        """`layout` with "auto" decided: single on Prism (one machine), sharded on any other runner."""
+        if self.layout != "auto":
+            return self.layout
         return "single" if self.runner.lower() in ("prism", "prismrunner") else "sharded"
 
 

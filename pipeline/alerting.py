@@ -325,6 +325,11 @@ def _facts_time(facts: Facts):
     return facts.last_seen
 
 
+def judge_step(rules: AlertRules) -> ShardedStep:
+    """`Judge`'s step: `AlertStep` per event id inside hash shards, its facts kept `FACTS_HORIZON_DAYS`."""
+    return ShardedStep(AlertStep(rules), _by_event, _facts_time, FACTS_HORIZON_DAYS * DAY_MICROS)
+
+
 class RaiseAlerts(beam.PTransform):
     """CanonicalEvent revisions → Alert (at most one per (event_id, revision))."""
 
@@ -336,7 +341,7 @@ class RaiseAlerts(beam.PTransform):
 
     def expand(self, events):
         shards = self.event_shards
-        judge = ShardedStep(AlertStep(self.rules), _by_event, _facts_time, FACTS_HORIZON_DAYS * DAY_MICROS)
+        judge = judge_step(self.rules)
         judged = (
             events
             | "KeyByEvent" >> beam.Map(lambda e: (shard_of(e.event_id, shards, "a"), e))

@@ -57,7 +57,7 @@ from pipeline.dedup_match import (
     order_of,
     site_of,
 )
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, ShardSet, shard_of
 from pipeline.sketch import sketch_text
 from schemas.records import EnrichedArticle
 
@@ -104,29 +104,14 @@ def _no_time(_state):
 
 # ---------------------------------------------------------------- the three steps as one fold (a live stream)
 
-@dataclass
-class ShardSet:
-    """The states of several `ShardedStep`s held under one key: {(step name, shard name): Shard}, and which
-    shards the last run touched (not pickled)."""
+def exact_step(settings: DedupSettings) -> ShardedStep:
+    """`FirstById`'s step: `ExactFirstStep` per article id inside the id shards, kept `horizon_days`."""
+    return ShardedStep(ExactFirstStep(settings), _by_article_id, _kept_time, settings.horizon_micros)
 
-    shards: dict[tuple[str, str], Any] = field(default_factory=dict)
-    touched: set[tuple[str, str]] = field(default_factory=set)
 
-    def __getstate__(self):
-        return {"shards": self.shards}
-
-    def __setstate__(self, saved):
-        self.__dict__.update(saved, touched=set())
-
-    def run(self, name: str, step: Any, shard: str, values: list[Any]) -> list[Any]:
-        """Run `step` on one of its shards, as `OrderedFold` would on that shard's key; its outputs."""
-        new, outputs = step.run(shard, self.shards.get((name, shard)), values)
-        if new is None:
-            self.shards.pop((name, shard), None)
-        else:
-            self.shards[(name, shard)] = new
-        self.touched.add((name, shard))
-        return outputs
+def bucket_step(settings: DedupSettings) -> ShardedStep:
+    """`MatchInBands`' step: `BucketStep` per band key inside the band shards, kept `horizon_days`."""
+    return ShardedStep(BucketStep(settings), _by_band, _bucket_time, settings.horizon_micros)
 
 
 @dataclass(frozen=True)
@@ -145,11 +130,11 @@ class LiveDedupStep:
 
     @cached_property
     def exact(self):
-        return ShardedStep(ExactFirstStep(self.settings), _by_article_id, _kept_time, self.settings.horizon_micros)
+        return exact_step(self.settings)
 
     @cached_property
     def buckets(self):
-        return ShardedStep(BucketStep(self.settings), _by_band, _bucket_time, self.settings.horizon_micros)
+        return bucket_step(self.settings)
 
     def order_key(self, enriched: EnrichedArticle):
         return self.exact.order_key(enriched)
@@ -184,21 +169,11 @@ class LiveDedupStep:
         return (shards if shards.shards else None), out
 
     def take_changes(self, shards: ShardSet) -> dict[tuple[str, str], Any]:
-        steps = {"exact": self.exact, "bands": self.buckets}
-        changes = {name: (steps[name[0]].take_changes(shards.shards[name]) if name in shards.shards else None)
-                   for name in shards.touched}
-        shards.touched = set()
-        return changes
+        return shards.take_changes({"exact": self.exact, "bands": self.buckets})
 
     def apply_changes(self, shards: ShardSet | None, changes: dict[tuple[str, str], Any]) -> ShardSet:
         shards = shards if shards is not None else ShardSet()
-        steps = {"exact": self.exact, "bands": self.buckets}
-        for name, change in changes.items():
-            if change is None:
-                shards.shards.pop(name, None)
-            else:
-                shards.shards[name] = steps[name[0]].apply_changes(shards.shards.get(name), change)
-        shards.touched = set()
+        shards.apply_changes({"exact": self.exact, "bands": self.buckets}, changes)
         return shards
 
 
@@ -277,9 +252,7 @@ class DeduplicateArticles(beam.PTransform):
 
     def expand(self, enriched):
         st, tick = self.settings, self.tick_micros
-        horizon = st.horizon_micros
-        exact = ShardedStep(ExactFirstStep(st), _by_article_id, _kept_time, horizon)
-        buckets = ShardedStep(BucketStep(st), _by_band, _bucket_time, horizon)
+        exact, buckets = exact_step(st), bucket_step(st)
         # A bounded input is folded grouped: DecideCluster then sees all of an article's reports at once and
         # needs only those with matches: 12 report elements per article fewer, bar the few that matched.
         whole = enriched.is_bounded
@@ -291,7 +264,7 @@ class DeduplicateArticles(beam.PTransform):
                 | "DropExact" >> beam.ParDo(KeepFirstFn())
                 | "CountNear" >> beam.ParDo(CountOutcomesFn()).with_output_types(EnrichedArticle)
             )
-        collect = ShardedStep(CollectStep(whole_input=whole), _by_part, _no_time, horizon)
+        collect = ShardedStep(CollectStep(whole_input=whole), _by_part, _no_time, st.horizon_micros)
         firsts = (
             enriched
             | "KeyById" >> beam.Map(lambda e: (shard_of(e.article.id, st.id_shards, "e"), e))

@@ -16,8 +16,9 @@ from apache_beam import pvalue
 from pipeline.alerting import RaiseAlerts, load_rules
 from pipeline.dedup import DeduplicateArticles
 from pipeline.extraction import load_ontology
+from pipeline.live import MergeAndAlert
 from pipeline.merge import MergeEvents
-from pipeline.stages import DEAD, ExtractEvents, ExplodeMentions
+from pipeline.stages import DEAD, ExplodeMentions, ExtractEvents
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class GraphConfig:
     ontology_path: Path | None = None
     rules_path: Path | None = None
     options: dict = field(default_factory=dict)
-    dedup_layout: str = "sharded"  # of the dedup folds on a stream: "sharded" or "single" (`DeduplicateArticles`)
+    layout: str = "sharded"  # of the folds on a stream: "sharded" or "single" (`DeduplicateArticles`, `pipeline.live`)
 
     def ontology(self):
         return load_ontology(self.ontology_path)
@@ -49,11 +50,14 @@ def build_graph(articles: beam.PCollection, config: GraphConfig, upstream_dead: 
     """Wire the stages onto `articles` (a PCollection of RawArticle); return every output."""
     ontology = config.ontology()
     extracted = articles | "ExtractEvents" >> ExtractEvents(ontology)
-    enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles(
-        layout=config.dedup_layout)
+    enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles(layout=config.layout)
     mentions = enriched | "ExplodeMentions" >> ExplodeMentions()
-    merged = mentions | "MergeEvents" >> MergeEvents()
-    alerts = merged["revisions"] | "RaiseAlerts" >> RaiseAlerts(config.rules())
+    if config.layout == "single" and not mentions.is_bounded:
+        merged = mentions | "MergeAndAlert" >> MergeAndAlert(config.rules())
+        alerts = merged["alerts"]
+    else:
+        merged = mentions | "MergeEvents" >> MergeEvents()
+        alerts = merged["revisions"] | "RaiseAlerts" >> RaiseAlerts(config.rules())
     dead = [extracted[DEAD], *(upstream_dead or [])]
     dead_letters = tuple(dead) | "GatherDeadLetters" >> beam.Flatten()
     return GraphOutputs(enriched=enriched, mentions=mentions, events=merged["events"], alerts=alerts,

@@ -48,6 +48,13 @@ def _unwrap(latest: Latest):
     return latest.event
 
 
+def build_step(settings: MergeSettings) -> ShardedStep:
+    """`BuildEvents`' step: `BuildStep` per event id inside hash shards, an event kept until no dated reference
+    can join it any more (`reach_days` + 1 after its latest report)."""
+    keep_days = max(settings.horizon_days, settings.reach_days) + 1
+    return ShardedStep(BuildStep(), _by_event, last_report, keep_days * DAY)
+
+
 class MergeEvents(beam.PTransform):
     """EventMention → {"revisions": a CanonicalEvent per mention (only that mention in it), "events": each
     event's latest state after each flush (every mention, the claims timeline)}."""
@@ -61,8 +68,7 @@ class MergeEvents(beam.PTransform):
 
     def expand(self, mentions):
         tick, shards = self.tick_micros, self.event_shards
-        keep_days = max(self.settings.horizon_days, self.settings.reach_days) + 1
-        build = ShardedStep(BuildStep(), _by_event, last_report, keep_days * DAY)
+        build = build_step(self.settings)
         built = (
             mentions
             | "OneKey" >> beam.Map(lambda m: (STORY_KEY, m)).with_output_types(tuple[str, EventMention])

@@ -378,3 +378,43 @@ class ShardedStep:
         if end is None or state is None:
             return []
         return [output for sub_key in sorted(state.states) for output in end(sub_key, state.states[sub_key])]
+
+
+@dataclass
+class ShardSet:
+    """The states of several `ShardedStep`s held under one key: {(step name, shard name): Shard}, and which
+    shards the last run touched (not pickled)."""
+
+    shards: dict[tuple[str, str], Any] = field(default_factory=dict)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+
+    def __getstate__(self):
+        return {"shards": self.shards}
+
+    def __setstate__(self, saved):
+        self.__dict__.update(saved, touched=set())
+
+    def run(self, name: str, step: Any, shard: str, values: list[Any]) -> list[Any]:
+        """Run `step` on one of its shards, as `OrderedFold` would on that shard's key; its outputs."""
+        new, outputs = step.run(shard, self.shards.get((name, shard)), values)
+        if new is None:
+            self.shards.pop((name, shard), None)
+        else:
+            self.shards[(name, shard)] = new
+        self.touched.add((name, shard))
+        return outputs
+
+    def take_changes(self, steps: dict[str, ShardedStep]) -> dict[tuple[str, str], Any]:
+        """What the last runs changed, shard by shard (`ShardedStep.take_changes`; None for a dropped shard)."""
+        changes = {name: (steps[name[0]].take_changes(self.shards[name]) if name in self.shards else None)
+                   for name in self.touched}
+        self.touched = set()
+        return changes
+
+    def apply_changes(self, steps: dict[str, ShardedStep], changes: dict[tuple[str, str], Any]) -> None:
+        for name, change in changes.items():
+            if change is None:
+                self.shards.pop(name, None)
+            else:
+                self.shards[name] = steps[name[0]].apply_changes(self.shards.get(name), change)
+        self.touched = set()

@@ -239,7 +239,7 @@ def build_streaming_pipeline(pipeline: beam.Pipeline, settings: Settings, config
     if frontier:
         log.info("rebuilding state from the retained raw topic; writing only past offsets %s", frontier)
     read = pipeline | "ReadRawArticles" >> ReadArticlesFromKafka(read_config)
-    config = replace(config, dedup_layout=settings.process.dedup_layout_for_runner())
+    config = replace(config, layout=settings.process.layout_for_runner())
     out = build_graph(read.articles, config, upstream_dead=[read[DEAD]])
     out.enriched | "WriteEnriched" >> beam.ParDo(WritePerArticleFn(
         kafka, T.topic(T.ENRICHED, prefix), frontier, _enriched_position,

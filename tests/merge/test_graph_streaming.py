@@ -17,6 +17,7 @@ from apache_beam.transforms.window import TimestampedValue
 from pipeline.alerting import RaiseAlerts, alerts_batch, load_rules
 from pipeline.dedup import DeduplicateArticles
 from pipeline.dedup_match import deduplicate_batch
+from pipeline.live import MergeAndAlert
 from pipeline.merge import MergeEvents
 from pipeline.merge_build import merge_batch
 from pipeline.stages import ExplodeMentions, mentions_of
@@ -53,17 +54,22 @@ def articles(make_article, make_event):
 class Chain(beam.PTransform):
     """The graph's stages from dedup to alerts; outputs tagged "article|", "event|", "alert|" (as JSON)."""
 
-    def __init__(self, dedup_layout: str = "sharded"):
+    def __init__(self, layout: str = "sharded"):
         super().__init__()
-        self.dedup_layout = dedup_layout
+        self.layout = layout
 
     def expand(self, articles):
         enriched = (articles
                     | "Typed" >> beam.Map(lambda a: a).with_output_types(EnrichedArticle)
-                    | "Dedup" >> DeduplicateArticles(layout=self.dedup_layout))
-        merged = enriched | "Mentions" >> ExplodeMentions() | "Merge" >> MergeEvents()
-        events = merged["events"]
-        alerts = merged["revisions"] | "Alerts" >> RaiseAlerts(load_rules())
+                    | "Dedup" >> DeduplicateArticles(layout=self.layout))
+        mentions = enriched | "Mentions" >> ExplodeMentions()
+        if self.layout == "single" and not mentions.is_bounded:
+            merged = mentions | "MergeAndAlert" >> MergeAndAlert(load_rules())
+            events, alerts = merged["events"], merged["alerts"]
+        else:
+            merged = mentions | "Merge" >> MergeEvents()
+            events = merged["events"]
+            alerts = merged["revisions"] | "Alerts" >> RaiseAlerts(load_rules())
         return ((enriched | "A" >> beam.Map(lambda r: "article|" + r.model_dump_json()),
                  events | "E" >> beam.Map(lambda r: "event|" + r.model_dump_json()),
                  alerts | "L" >> beam.Map(lambda r: "alert|" + r.model_dump_json()))
@@ -103,34 +109,37 @@ def _stream(pairs, watermark_steps):
     return stream.advance_watermark_to_infinity()
 
 
-def test_streaming_arrival_order_and_watermark_steps_change_nothing(prism, articles):
+@pytest.mark.parametrize("layout", ["sharded", "single"])
+def test_streaming_arrival_order_and_watermark_steps_change_nothing(prism, articles, layout):
     times = {a.article.id: 1_000 + 7 * i for i, a in enumerate(articles)}  # ingestion times of the records
     pairs = [(a, times[a.article.id]) for a in articles]
-    in_order = prism(_stream(pairs, watermark_steps={2, 4}), Chain())
+    in_order = prism(_stream(pairs, watermark_steps={2, 4}), Chain(layout))
     mixed = pairs[:]
     random.Random(5).shuffle(mixed)
-    shuffled = prism(_stream(mixed, watermark_steps=set()), Chain())
+    shuffled = prism(_stream(mixed, watermark_steps=set()), Chain(layout))
     assert repr_to_lines(in_order) == repr_to_lines(shuffled)
     events = [json.loads(line[len("event|"):]) for line in repr_to_lines(in_order) if line.startswith("event|")]
     assert max(e["revision"] for e in events) >= 4  # the wire story, its copies and the report merged
 
 
-def test_a_late_article_is_still_processed_and_counted(prism, articles):
+@pytest.mark.parametrize("layout", ["sharded", "single"])
+def test_a_late_article_is_still_processed_and_counted(prism, articles, layout):
     stream = (test_stream.TestStream()
               .add_elements([TimestampedValue(a, 1_000) for a in articles[1:]])
               .advance_watermark_to(5_000)
               .add_elements([TimestampedValue(articles[0], 1_000)])  # behind the watermark
               .advance_watermark_to_infinity())
-    lines = repr_to_lines(prism(stream, Chain()))
+    lines = repr_to_lines(prism(stream, Chain(layout)))
     assert any(line.startswith("article|") and '"id":"wire-original"' in line for line in lines)
     assert any(line.startswith("event|") and '"article_id":"wire-original"' in line for line in lines)
     counters = prism.last_result.metrics().query(MetricsFilter().with_name("late"))["counters"]
     assert sum(c.committed or c.attempted or 0 for c in counters) >= 1
 
 
-def test_the_single_key_dedup_layout_gives_the_sharded_layout_s_outputs(prism, articles):
-    """Dedup as one fold on one key (the default on Prism) and as three folds on shard keys: the same
-    articles, events and alerts, on a stream whose records arrive out of article order."""
+def test_the_single_layout_gives_the_sharded_layout_s_outputs(prism, articles):
+    """Dedup as one fold on one key and merging and alerting as one fold on another (the default on Prism),
+    and the seven folds on their shard keys: the same articles, events and alerts, on a stream whose records
+    arrive out of article order."""
     times = {a.article.id: 1_000 + 7 * i for i, a in enumerate(articles)}
     mixed = [(a, times[a.article.id]) for a in articles]
     random.Random(11).shuffle(mixed)

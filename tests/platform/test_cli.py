@@ -116,14 +116,14 @@ def test_the_direct_runner_is_refused_for_the_streaming_job_before_anything_star
     assert result.exit_code != 0 and "process.runner" in result.output and "bounded replays only" in result.output
 
 
-def test_the_dedup_layout_is_one_key_on_prism_and_shard_keys_elsewhere_unless_set(tmp_path):
+def test_the_state_layout_is_single_on_prism_and_sharded_elsewhere_unless_set(tmp_path):
     from nkru.settings import ProcessSettings
 
-    assert ProcessSettings().dedup_layout_for_runner() == "single"  # prism, the default runner
-    assert ProcessSettings(runner="FlinkRunner").dedup_layout_for_runner() == "sharded"
-    assert ProcessSettings(runner="FlinkRunner", dedup_layout="single").dedup_layout_for_runner() == "single"
-    assert ProcessSettings(dedup_layout="sharded").dedup_layout_for_runner() == "sharded"
+    assert ProcessSettings().layout_for_runner() == "single"  # prism, the default runner
+    assert ProcessSettings(runner="FlinkRunner").layout_for_runner() == "sharded"
+    assert ProcessSettings(runner="FlinkRunner", layout="single").layout_for_runner() == "single"
+    assert ProcessSettings(layout="sharded").layout_for_runner() == "sharded"
     cfg = tmp_path / "nkru.yaml"
-    cfg.write_text("process:\n  dedup_layout: fused\n")
+    cfg.write_text("process:\n  layout: fused\n")
     result = CliRunner().invoke(main, ["--config", str(cfg), "schemas", "list"])
-    assert result.exit_code != 0 and "process.dedup_layout" in result.output
+    assert result.exit_code != 0 and "process.layout" in result.output
