@@ -23,6 +23,9 @@ inside a fixed set of hash shards, pruned by article time; see `pipeline.merge_o
    on the way would show as `dedup.band_keys` > `dedup.band_reports` (the replay's summary and log). Every
    article that enters comes out exactly once.
 
+On a stream, the "single" layout (`process.layout`, the default on Prism) runs the three folds' steps on the
+same shards inside one fold of one key (`LiveDedupStep`): the same verdicts, without the hops between stages.
+
 On bounded input (a replay) the folds group each key's values (`OrderedFold`), with no user state or timers:
 Prism 2.62 loses keyed state when it splits a slow stateful bundle (apache/beam#35771), which made replays
 drop articles here, a different number each run.
@@ -121,8 +124,8 @@ class LiveDedupStep:
     The same `ShardedStep`s on the same shards, run in the same order per shard, so the verdicts equal the
     three-stage layout's (`pipeline.dedup`); an article is decided in the flush that takes it in, with every
     band's report at hand, so no collector waits for reports. One key cannot be spread over workers: this is
-    the single-machine layout (`DedupSettings.layout`), where a keyed stage costs a bundle cycle of the
-    runner per tick and the three stages with their 13 elements per article cost far more than their work.
+    the single-machine layout (`process.layout`), where a keyed stage costs a bundle cycle of the runner per
+    tick and the three stages with their 13 elements per article cost far more than their work.
     """
 
     settings: DedupSettings = field(default_factory=DedupSettings)
