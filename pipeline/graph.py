@@ -28,7 +28,7 @@ class GraphConfig:
     ontology_path: Path | None = None
     rules_path: Path | None = None
     options: dict = field(default_factory=dict)
-    layout: str = "sharded"  # of the folds on a stream: "sharded" or "single" (`DeduplicateArticles`, `pipeline.live`)
+    layout: str = "sharded"  # of the stateful folds: "sharded" or "single" (`DeduplicateArticles`, `pipeline.live`)
 
     def ontology(self):
         return load_ontology(self.ontology_path)
@@ -52,7 +52,7 @@ def build_graph(articles: beam.PCollection, config: GraphConfig, upstream_dead: 
     extracted = articles | "ExtractEvents" >> ExtractEvents(ontology)
     enriched = extracted[ExtractEvents.MAIN] | "DeduplicateArticles" >> DeduplicateArticles(layout=config.layout)
     mentions = enriched | "ExplodeMentions" >> ExplodeMentions()
-    if config.layout == "single" and not mentions.is_bounded:
+    if config.layout == "single":
         merged = mentions | "MergeAndAlert" >> MergeAndAlert(config.rules())
         alerts = merged["alerts"]
     else:

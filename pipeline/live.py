@@ -127,7 +127,7 @@ def _by_shard(items, event_id, shards: int, prefix: str) -> dict[str, list]:
 
 class MergeAndAlert(beam.PTransform):
     """EventMention → {"events": CanonicalEvent (latest states), "alerts": Alert} through one fold on one key
-    (`LiveMergeAlertStep`); for unbounded input (a bounded one takes `MergeEvents` and `RaiseAlerts`)."""
+    (`LiveMergeAlertStep`): what `MergeEvents` and then `RaiseAlerts` give."""
 
     def __init__(self, rules: AlertRules, settings: MergeSettings | None = None,
                  tick_micros: int = DEFAULT_TICK_MICROS):

@@ -24,7 +24,7 @@ def _time(ctx, param, value):
 
 
 def replay_options(f):
-    """--since, --until, --to-kafka, --prefix, --speed, --max-gap, --progress/--no-progress."""
+    """--since, --until, --to-kafka, --prefix, --speed, --max-gap, --progress/--no-progress, --layout."""
     options = [
         click.option("--since", callback=_time, metavar="TIME",
                      help="only articles whose event time (published) is at or after this ISO date/time (UTC "
@@ -42,6 +42,9 @@ def replay_options(f):
                      help="--to-kafka: wait at most this long between two records (skips quiet periods)"),
         click.option("--progress/--no-progress", default=None,
                      help="progress bar with rate and ETA on stderr [default: when stderr is a terminal]"),
+        click.option("--layout", type=click.Choice(["sharded", "single"]), default="sharded", show_default=True,
+                     help="how the stateful folds are keyed (as process.layout): sharded spreads dedup, merge and "
+                          "alerts over shard keys; single runs each on one key. Same outputs"),
     ]
     for option in reversed(options):
         f = option(f)
@@ -51,7 +54,7 @@ def replay_options(f):
 def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, runner: str | None, ontology: Path | None,
                     rules: Path | None, beam_args: list[str], *, since=None, until=None, to_kafka: bool = False,
                     prefix: str = "replay.", speed: str = "max", max_gap: float | None = None,
-                    progress: bool | None = None) -> tuple[dict, str]:
+                    progress: bool | None = None, layout: str = "sharded") -> tuple[dict, str]:
     """Run the replay the options ask for; return (summary, the JSON line the CLI prints).
 
     Raises `pipeline.replay.ReplayError` (a message for the user) when the options or inputs are unusable.
@@ -73,5 +76,6 @@ def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, r
         raise ReplayError("--out DIR is required (or --to-kafka to publish into replay topics)")
     if speed not in (None, "max") or max_gap is not None:
         raise ReplayError("--speed and --max-gap pace a --to-kafka replay; a replay into --out runs as fast as it can")
-    summary = run_replay(list(sources), out_dir, GraphConfig(ontology, rules), runner, beam_args, options)
+    summary = run_replay(list(sources), out_dir, GraphConfig(ontology, rules, layout=layout), runner, beam_args,
+                         options)
     return summary, json.dumps(summary["outputs"] | {"documents": summary["documents"]}, sort_keys=True)

@@ -145,12 +145,15 @@ def publish(kafka, target: KafkaTarget, articles: list[tuple[str, dict]], dead: 
     due = schedule([parse_timestamp(row.get("published")) for _, row in articles], target.speed, target.max_gap)
     bar = tqdm(total=len(articles), unit="article", desc=f"publish {raw.name}", file=stream, disable=not progress,
                mininterval=1.0, dynamic_ncols=True)
-    start = pub.clock()
+    start = None
     for (line, row), offset in zip(articles, due):
-        pub.at(start, offset)
+        if start is not None:
+            pub.at(start, offset)
         pub.send(raw, row["id"], line.encode("utf-8"),
                  headers_for(raw, feed_id=row.get("feed_id") or "", fetched_at=row.get("fetched_at") or "",
                              event_time=row.get("published") or "", replay=target.prefix))
+        if start is None:  # the schedule runs from the first record's send, however long that took
+            start = pub.clock() - offset
         bar.update()
     bar.close()
     pub.close()
