@@ -62,6 +62,17 @@ class KafkaSettings(BaseModel):
         return opts
 
 
+ONE_MACHINE_RUNNERS = ("prism", "prismrunner", "direct", "directrunner")
+
+
+def layout_for(layout: str, runner: str) -> str:
+    """A state layout with "auto" decided: single on the runners of one machine (Prism, the direct runner),
+    where every keyed stage costs a bundle cycle and its shards gain nothing; sharded on any other runner."""
+    if layout != "auto":
+        return layout
+    return "single" if runner.lower() in ONE_MACHINE_RUNNERS else "sharded"
+
+
 class ProcessSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -88,10 +99,8 @@ class ProcessSettings(BaseModel):
         return value
 
     def layout_for_runner(self) -> str:
-        """`layout` with "auto" decided: single on Prism (one machine), sharded on any other runner."""
-        if self.layout != "auto":
-            return self.layout
-        return "single" if self.runner.lower() in ("prism", "prismrunner") else "sharded"
+        """`layout` with "auto" decided for `runner` (`layout_for`)."""
+        return layout_for(self.layout, self.runner)
 
 
 class ObservabilitySettings(BaseModel):

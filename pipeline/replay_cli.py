@@ -42,9 +42,10 @@ def replay_options(f):
                      help="--to-kafka: wait at most this long between two records (skips quiet periods)"),
         click.option("--progress/--no-progress", default=None,
                      help="progress bar with rate and ETA on stderr [default: when stderr is a terminal]"),
-        click.option("--layout", type=click.Choice(["sharded", "single"]), default="sharded", show_default=True,
-                     help="how the stateful folds are keyed (as process.layout): sharded spreads dedup, merge and "
-                          "alerts over shard keys; single runs each on one key. Same outputs"),
+        click.option("--layout", type=click.Choice(["auto", "sharded", "single"]), default="auto", show_default=True,
+                     help="how the stateful folds are keyed (as process.layout): single runs dedup on one key and "
+                          "merge and alerts on another, sharded spreads them over shard keys; auto: single on the "
+                          "direct runner and Prism, sharded elsewhere. The outputs are the same"),
     ]
     for option in reversed(options):
         f = option(f)
@@ -54,11 +55,12 @@ def replay_options(f):
 def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, runner: str | None, ontology: Path | None,
                     rules: Path | None, beam_args: list[str], *, since=None, until=None, to_kafka: bool = False,
                     prefix: str = "replay.", speed: str = "max", max_gap: float | None = None,
-                    progress: bool | None = None, layout: str = "sharded") -> tuple[dict, str]:
+                    progress: bool | None = None, layout: str = "auto") -> tuple[dict, str]:
     """Run the replay the options ask for; return (summary, the JSON line the CLI prints).
 
     Raises `pipeline.replay.ReplayError` (a message for the user) when the options or inputs are unusable.
     """
+    from nkru.settings import layout_for
     from pipeline.graph import GraphConfig
     from pipeline.replay import ReplayError, ReplayOptions, run_replay
 
@@ -76,6 +78,6 @@ def replay_from_cli(settings, sources: tuple[Path, ...], out_dir: Path | None, r
         raise ReplayError("--out DIR is required (or --to-kafka to publish into replay topics)")
     if speed not in (None, "max") or max_gap is not None:
         raise ReplayError("--speed and --max-gap pace a --to-kafka replay; a replay into --out runs as fast as it can")
-    summary = run_replay(list(sources), out_dir, GraphConfig(ontology, rules, layout=layout), runner, beam_args,
-                         options)
+    config = GraphConfig(ontology, rules, layout=layout_for(layout, runner))
+    summary = run_replay(list(sources), out_dir, config, runner, beam_args, options)
     return summary, json.dumps(summary["outputs"] | {"documents": summary["documents"]}, sort_keys=True)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from nkru.settings import layout_for
 from pipeline import flink
+from pipeline.graph import GraphConfig
 from pipeline.replay import run_replay
 
 pytestmark = pytest.mark.runner
@@ -67,7 +69,8 @@ def job_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def on_prism(tmp_path_factory, prism_binary) -> Path:
     out = tmp_path_factory.mktemp("prism")
-    run_replay([FIXTURE], out, runner="prism")
+    # the layout `nkru replay --runner prism` picks (one key per fold), against Flink's sharded one
+    run_replay([FIXTURE], out, GraphConfig(layout=layout_for("auto", "prism")), runner="prism")
     return out
 
 
