@@ -127,6 +127,12 @@ def _stream(size: str, n: int, args) -> NewsStream:
                       per_day=n / args.days, seed=args.seed)
 
 
+def _runner_args(entry: str) -> list[str]:
+    """'direct' or 'direct:single' (a runner and, optionally, the replay's --layout) → nkru replay arguments."""
+    runner, _, layout = entry.partition(":")
+    return ["--runner", runner, *(["--layout", layout] if layout else [])]
+
+
 def measure_size(size: str, n: int, args, work: Path) -> dict:
     data = work / f"articles-{size}.jsonl"
     write_jsonl(_stream(size, n, args), data, n)
@@ -137,9 +143,10 @@ def measure_size(size: str, n: int, args, work: Path) -> dict:
     loop = run_measured([sys.executable, str(ROOT / "bench" / "graph_loop.py"), str(data), str(work / f"loop-{size}")],
                         work / f"loop-{size}.log")
     runners = args.runners.split(",")
-    outs = {runner: work / f"replay-{size}-{runner}" for runner in runners}
-    replays = {runner: run_measured([NKRU, "replay", str(data), "--out", str(outs[runner]), "--runner", runner,
-                                     "--no-progress"], work / f"replay-{size}-{runner}.log") for runner in runners}
+    outs = {runner: work / f"replay-{size}-{runner.replace(':', '-')}" for runner in runners}
+    replays = {runner: run_measured([NKRU, "replay", str(data), "--out", str(outs[runner]), *_runner_args(runner),
+                                     "--no-progress"], work / f"replay-{size}-{runner.replace(':', '-')}.log")
+               for runner in runners}
     row["load_after"] = os.getloadavg()[0]
     for name, m in (("extract", extract), ("loop", loop), *((f"replay_{r}", m) for r, m in replays.items())):
         m["articles_per_s"] = round(n / m["wall_s"], 1)
@@ -169,7 +176,7 @@ def profile_replay(data: Path, out: Path, spy_file: str, runner: str) -> dict:
 
     spy = str(ROOT / ".venv" / "bin" / "py-spy")
     cmd = [spy, "record", "--nonblocking", "--subprocesses", "-r", "50", "-f", "raw", "--full-filenames", "-o",
-           spy_file, "--", NKRU, "replay", str(data), "--out", str(out), "--runner", runner, "--no-progress"]
+           spy_file, "--", NKRU, "replay", str(data), "--out", str(out), *_runner_args(runner), "--no-progress"]
     started = time.monotonic()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return {"wall_s": round(time.monotonic() - started, 1), "file": spy_file, **summarise(Path(spy_file))}
@@ -204,7 +211,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="also profile the replay with py-spy (a separate run) into PREFIX-SIZE.raw")
     parser.add_argument("--profile-sizes", default=FEED, help="the sizes to profile (default: feed)")
-    parser.add_argument("--runners", default="direct,prism", help="the replay's runners, compared side by side")
+    parser.add_argument("--runners", default="direct,prism",
+                        help="the replay's runners, compared side by side; RUNNER:LAYOUT also sets --layout "
+                             "(e.g. direct:single,direct:sharded)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (inputs and outputs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
