@@ -161,6 +161,7 @@ def run_replay(paths: list[Path], out_dir: Path, config: GraphConfig | None = No
     counts, stats = finish_outputs(parts, out_dir)
     summary = replay_summary(inventory, counters, counts, stats, options.since, options.until)
     summary["runner"] = runner
+    summary["layout"] = config.layout
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(parts, ignore_errors=True)
     line = finish_line(summary, progress.elapsed)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.graph import GraphConfig
 from pipeline.replay import ReplayOptions, run_replay
 from tests.replay.warc import PAGE_URL, write_warc
 
@@ -87,10 +88,12 @@ def test_rerun_gives_byte_identical_outputs(replayed, sources, tmp_path):
 
 
 def test_prism_gives_the_same_files_and_accounting_as_the_direct_runner(replayed, sources, tmp_path):
+    """Also across layouts: the direct runner's replay here folds on shard keys, Prism's on one key per fold."""
     out, summary, _ = replayed
     assert summary["runner"] == "direct" and summary["metrics"]["dedup.band_keys"] > 0  # its metrics reach us
-    on_prism = run_replay(sources, tmp_path, runner="prism", options=ReplayOptions(progress=False))
-    assert on_prism["runner"] == "prism"
+    on_prism = run_replay(sources, tmp_path, GraphConfig(layout="single"), runner="prism",
+                          options=ReplayOptions(progress=False))
+    assert (on_prism["runner"], on_prism["layout"], summary["layout"]) == ("prism", "single", "sharded")
     for name in OUTPUTS:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (out / f"{name}.jsonl").read_bytes(), name
     for part in ("accounting", "extract", "dedup", "outputs"):
