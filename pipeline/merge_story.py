@@ -31,9 +31,9 @@ references would tie every story of the season into one event. So the decision i
    the story is a dated reference (`merge_match.dated_reference`): a lede mention whose text fixes the day of
    a lede event of another story, open or closed, reported too long ago for the windows (up to `reach_days`
    before: "The visit took place on 11–13 July", two months later) joins that event. So does a running total
-   (`merge_match.running_total`): a lede transfer mention whose count of what was shipped has grown past the
-   lede event's ("nearly 2,000 containers" six weeks after "as many as 1,000"); the article's other mentions
-   of that type follow its lede there, so the report is an update of the transfer, not a new one. Shared
+   (`merge_match.running_total`): a lede mention whose count (containers shipped, troops sent, casualties)
+   has grown past the lede event's ("nearly 2,000 containers" six weeks after "as many as 1,000"); the
+   article's other mentions of that type follow its lede there, so the report is an update, not news. Shared
    words and facts alone never reach past the windows: the reports of one long-running situation (Kursk, the
    Rajin port) share places, figures and names for months, while their news are separate events.
 
