@@ -182,7 +182,8 @@ def flush_cost(args, horizon_n: int, touched: int = 10) -> list[dict]:
     import pickle
 
     from pipeline.dedup_match import Candidate
-    from pipeline.merge_order import CHANGES, shard_of
+    from pipeline.merge_order import CHANGES
+    from pipeline.shards import shard_of
     from pipeline.sketch import sketch_text
 
     def timed(work) -> tuple[float, float]:

@@ -42,7 +42,8 @@ from pipeline.merge_match import (
     midpoint,
     quantity_family,
 )
-from pipeline.merge_order import DAY_MICROS, DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
+from pipeline.merge_order import DAY_MICROS, DEFAULT_TICK_MICROS, OrderedFold
+from pipeline.shards import ShardedStep, shard_of
 from pipeline.stages import stable_id
 from schemas.records import (
     Alert,

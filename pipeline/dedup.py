@@ -60,7 +60,8 @@ from pipeline.dedup_match import (
     order_of,
     site_of,
 )
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, ShardSet, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold
+from pipeline.shards import ShardedStep, ShardSet, group_by_shard, shard_of
 from pipeline.sketch import sketch_text
 from schemas.records import EnrichedArticle
 
@@ -69,15 +70,25 @@ BAND_KEYS = Metrics.counter("dedup", "band_keys")
 BAND_REPORTS = Metrics.counter("dedup", "band_reports")
 
 
-def sketch_and_route(enriched: EnrichedArticle, bucket_shards: int, id_shards: int):
-    """EnrichedArticle → (id shard, ArticlePart) on "articles" and (band shard, (band key, Candidate)) per band."""
+def band_entries(enriched: EnrichedArticle, bucket_shards: int) -> list[tuple[str, tuple[str, Candidate]]]:
+    """The article's sketch as (band shard, (band key, Candidate)), one per LSH band it has (counted)."""
     article = enriched.article
     sketch, keys = sketch_text(article.title, article.text)
     BAND_KEYS.inc(len(keys))
-    yield beam.pvalue.TaggedOutput("articles", (shard_of(article.id, id_shards, "a"), ArticlePart(enriched, len(keys))))
     candidate = Candidate(article.id, order_of(enriched), sketch, site_of(enriched))
-    for key in keys:
-        yield shard_of(key, bucket_shards, key[:3]), (key, candidate)
+    return [(shard_of(key, bucket_shards, key[:3]), (key, candidate)) for key in keys]
+
+
+def sketch_and_route(enriched: EnrichedArticle, bucket_shards: int, id_shards: int):
+    """EnrichedArticle → (id shard, ArticlePart) on "articles" and (band shard, (band key, Candidate)) per band."""
+    entries = band_entries(enriched, bucket_shards)
+    yield beam.pvalue.TaggedOutput("articles", (shard_of(enriched.article.id, id_shards, "a"),
+                                                ArticlePart(enriched, len(entries))))
+    yield from entries
+
+
+def _article_id(enriched: EnrichedArticle) -> str:
+    return enriched.article.id
 
 
 def _by_article_id(enriched: EnrichedArticle):
@@ -146,29 +157,21 @@ class LiveDedupStep:
         st, shards = self.settings, state if state is not None else ShardSet()
         shards.touched = set()
         exact, buckets, out = self.exact, self.buckets, []
-        by_shard: dict[str, list[EnrichedArticle]] = {}
-        for enriched in values:
-            by_shard.setdefault(shard_of(enriched.article.id, st.id_shards, "e"), []).append(enriched)
         firsts = []
-        for shard in sorted(by_shard):
-            for verdict, enriched in shards.run("exact", exact, shard, by_shard[shard]):
+        for shard, records in sorted(group_by_shard(values, _article_id, st.id_shards, "e").items()):
+            for verdict, enriched in shards.run("exact", exact, shard, records):
                 (firsts.append(enriched) if verdict == "first" else out.append((verdict, enriched)))
         bands: dict[str, list[tuple[str, Candidate]]] = {}
-        expected: dict[str, tuple[EnrichedArticle, int]] = {}
         for enriched in firsts:
-            sketch, keys = sketch_text(enriched.article.title, enriched.article.text)
-            BAND_KEYS.inc(len(keys))
-            expected[enriched.article.id] = (enriched, len(keys))
-            candidate = Candidate(enriched.article.id, order_of(enriched), sketch, site_of(enriched))
-            for band_key in keys:
-                bands.setdefault(shard_of(band_key, st.bucket_shards, band_key[:3]), []).append((band_key, candidate))
+            for shard, entry in band_entries(enriched, st.bucket_shards):
+                bands.setdefault(shard, []).append(entry)
         reports: dict[str, list[BandReport]] = {}
         for shard in sorted(bands):
             for report in shards.run("bands", buckets, shard, sorted(bands[shard], key=buckets.order_key)):
                 BAND_REPORTS.inc()
                 reports.setdefault(report.article_id, []).append(report)
-        for article_id, (enriched, _) in expected.items():
-            out.append(("first", decide_cluster(enriched, reports.get(article_id, []))))
+        for enriched in firsts:
+            out.append(("first", decide_cluster(enriched, reports.get(enriched.article.id, []))))
         return (shards if shards.shards else None), out
 
     def take_changes(self, shards: ShardSet) -> dict[tuple[str, str], Any]:

@@ -26,8 +26,9 @@ from pipeline.alerting_settle import SETTLE_KEY, NewsIndex, Pending, SettleStep
 from pipeline.merge import EVENT_SHARDS, STORY_KEY, build_step
 from pipeline.merge_build import Latest
 from pipeline.merge_match import MergeSettings
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, ShardSet, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold
 from pipeline.merge_story import AssignStep, StoryIndex
+from pipeline.shards import ShardedStep, ShardSet, group_by_shard
 from schemas.records import Alert, CanonicalEvent, EventMention
 
 EVENT, ALERT = "event", "alert"
@@ -86,11 +87,11 @@ class LiveMergeAlertStep:
         held.changed.add("stories")
         out: list[tuple[str, Any]] = []
         revisions = []
-        for shard, items in sorted(_by_shard(placed, lambda p: p.event_id, self.event_shards, "v").items()):
+        for shard, items in sorted(group_by_shard(placed, _event_id, self.event_shards, "v").items()):
             for item in held.shards.run("build", self.build, shard, sorted(items, key=self.build.order_key)):
                 (out.append((EVENT, item.event)) if isinstance(item, Latest) else revisions.append(item))
         pending = []
-        for shard, items in sorted(_by_shard(revisions, lambda e: e.event_id, self.event_shards, "a").items()):
+        for shard, items in sorted(group_by_shard(revisions, _event_id, self.event_shards, "a").items()):
             for item in held.shards.run("judge", self.judge, shard, sorted(items, key=self.judge.order_key)):
                 (pending.append(item) if isinstance(item, Pending) else out.append((ALERT, item)))
         if pending:
@@ -118,11 +119,8 @@ class LiveMergeAlertStep:
         return held
 
 
-def _by_shard(items, event_id, shards: int, prefix: str) -> dict[str, list]:
-    grouped: dict[str, list] = {}
-    for item in items:
-        grouped.setdefault(shard_of(event_id(item), shards, prefix), []).append(item)
-    return grouped
+def _event_id(item) -> str:
+    return item.event_id
 
 
 class MergeAndAlert(beam.PTransform):

@@ -32,8 +32,9 @@ import apache_beam as beam
 
 from pipeline.merge_build import BuildStep, Latest, last_report
 from pipeline.merge_match import DAY, MergeSettings
-from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold, ShardedStep, shard_of
+from pipeline.merge_order import DEFAULT_TICK_MICROS, OrderedFold
 from pipeline.merge_story import AssignStep, Placed
+from pipeline.shards import ShardedStep, shard_of
 from schemas.records import CanonicalEvent, EventMention
 
 STORY_KEY = "stories"

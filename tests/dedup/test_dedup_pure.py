@@ -165,7 +165,8 @@ def test_a_stream_decides_when_all_reports_are_in_a_bounded_input_at_its_end():
 def test_folding_a_key_tick_by_tick_equals_folding_it_as_the_timers_flush():
     from dataclasses import dataclass
 
-    from pipeline.merge_order import ShardedStep, fold_in_ticks, next_tick, ready_in_order
+    from pipeline.merge_order import fold_in_ticks, next_tick, ready_in_order
+    from pipeline.shards import ShardedStep
 
     @dataclass(frozen=True)
     class Record:

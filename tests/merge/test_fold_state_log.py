@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pipeline.merge_order import COMPACT_MIN_BYTES, SNAPSHOT, Meta, ShardedStep, record, restore
+from pipeline.merge_order import COMPACT_MIN_BYTES, SNAPSHOT, Meta, record, restore
+from pipeline.shards import ShardedStep
 
 HORIZON = 50
 

@@ -11,7 +11,8 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing import test_stream
 from apache_beam.transforms.window import TimestampedValue
 
-from pipeline.merge_order import OrderedFoldFn, ShardedStep, next_tick, ready_in_order, shard_of
+from pipeline.merge_order import OrderedFoldFn, next_tick, ready_in_order
+from pipeline.shards import ShardedStep, shard_of
 
 pytestmark = pytest.mark.runner
 TICK = 10_000_000  # 10 s
